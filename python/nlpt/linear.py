@@ -46,7 +46,7 @@ def sigma_matrix(model: Model) -> np.ndarray:
     return model.X.T @ model.X / model.n
 
 
-def numeric_rank(S: np.ndarray, rtol: float = 1e-10) -> int:
+def numeric_rank(S: np.ndarray, rtol: float = 1e-9) -> int:
     """Rank of a symmetric PSD matrix: eigenvalues above rtol * largest."""
     mu = np.linalg.eigvalsh(S)
     return int(np.sum(mu > rtol * max(0.0, float(mu[-1]))))

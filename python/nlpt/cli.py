@@ -1,0 +1,199 @@
+"""The ``nlpt`` command line.
+
+Subcommands:
+
+* ``nlpt spectrum``  — the lam = 0 invariants, numeric next to proven (SPEC 3);
+* ``nlpt threshold`` — one case: softening rate, predicted and measured lam*, normal form (SPEC 4-5);
+* ``nlpt reproduce`` — the width sweep: table, JSON, CSV and plots into an output folder;
+* ``nlpt verify``    — build the Lean formal layer and audit its axioms, where ``lake`` exists.
+
+Bad input gives a one-line message on stderr and exit status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import __version__
+from ._validate import NLPTInputError
+from .activations import ACTIVATIONS
+from .data import default_data, load_data, make_a
+from .model import Model
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_problem_args(p: argparse.ArgumentParser, m_default: int | None = 4, alpha_default: float = 1e-3) -> None:
+    g = p.add_argument_group("problem")
+    if m_default is not None:
+        g.add_argument("--m", type=int, default=m_default, help=f"width (default {m_default})")
+    g.add_argument("--d", type=int, default=3, help="input dimension of the default data (default 3)")
+    g.add_argument("--n", type=int, default=200, help="number of points of the default data (default 200)")
+    g.add_argument("--alpha", type=float, default=alpha_default, help=f"Tikhonov strength (default {alpha_default:g})")
+    g.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS), help="sigma (default tanh)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the default data and of random a (default 0)")
+    g.add_argument("--data", metavar="FILE", help=".npz with arrays X, y or .csv with y in the last column")
+    g.add_argument("--a", default="uniform", metavar="A",
+                   help="second-layer weights: 'uniform' (ones), 'random' (U(0.5, 1.5), seeded) or a file")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+
+def _data(args):
+    if args.data:
+        return load_data(args.data)
+    return default_data(n=args.n, d=args.d, seed=args.seed)
+
+
+def _model(args, m: int | None = None, alpha: float | None = None) -> Model:
+    X, y = _data(args)
+    m = args.m if m is None else m
+    a = make_a(args.a, m, seed=args.seed) if isinstance(m, int) and m >= 1 else None
+    return Model(X, y, m, a=a, alpha=args.alpha if alpha is None else alpha, activation=args.activation)
+
+
+def _fmt(x) -> str:
+    return "none" if x is None else f"{x:.6g}"
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        x = float(obj)
+        return x if np.isfinite(x) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def print_json(obj) -> None:
+    print(json.dumps(_jsonable(obj), indent=2, allow_nan=False))
+
+
+# -- spectrum ---------------------------------------------------------------------------------
+
+def cmd_spectrum(args) -> int:
+    from .linear import compare_spectrum, linear_endpoint
+
+    model = _model(args)
+    le = linear_endpoint(model)
+    out = le.summary()
+    out["activation"] = model.activation.name
+    if args.json:
+        print_json(out)
+        return 0
+    print(f"nlpt spectrum  m={model.m} d={model.d} n={model.n} alpha={model.alpha:g} a={args.a}")
+    print("Hessian at the linear endpoint lam = 0 (independent of W and of the activation)")
+    print(f"  kernel dimension, numeric     {le.kernel_dim:>8d}   proven m d - rank(Sigma) = {le.kernel_dim_theory}"
+          + (f" = (m-1) d" if le.kernel_dim_theory == (model.m - 1) * model.d else ""))
+    print(f"  lambda_min(H_0), numeric      {le.lambda_min:>12.6e}   alpha = {model.alpha:.6e}")
+    print(f"  |grad L_0(W*)|                {le.grad_norm_at_W_star:>12.3e}")
+    print("  top eigenvalues   numeric         closed form alpha + |a|^2/m^2 mu_k(Sigma)")
+    for num, th in zip(out["top_eigenvalues"], out["top_eigenvalues_theory"]):
+        print(f"                    {num:.10e}   {th:.10e}")
+    clusters = compare_spectrum(le.eigenvalues)
+    print("  distinct eigenvalues (multiplicity): "
+          + ", ".join(f"{v:.6g} ({k})" for v, k in zip(clusters.values, clusters.multiplicities)))
+    print(f"  max |numeric - closed form| over the spectrum: {le.max_eig_error:.2e}")
+    return 0
+
+
+# -- threshold --------------------------------------------------------------------------------
+
+def cmd_threshold(args) -> int:
+    from .analysis import analyze
+
+    model = _model(args)
+    result = analyze(model, lam_max=args.lam_max)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        print(result.report() if hasattr(result, "report") else repr(result))
+    return 0
+
+
+# -- reproduce --------------------------------------------------------------------------------
+
+def cmd_reproduce(args) -> int:
+    from .sweep import run_reproduce
+
+    return run_reproduce(args, load=_data)
+
+
+# -- verify -----------------------------------------------------------------------------------
+
+def cmd_verify(args) -> int:
+    from .formal import verify
+
+    res = verify()
+    if args.json:
+        print_json({"status": res.status, "reason": res.reason, "axioms": getattr(res, "axioms", None)})
+    else:
+        print(f"formal layer: {res.status}" + (f" ({res.reason})" if res.reason else ""))
+        if res.status == "failed" and res.output:
+            print(res.output)
+    return 1 if res.status == "failed" else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nlpt",
+        description="The Non-Linearity Perturbation Threshold: invariants, thresholds and bifurcations "
+        "of a two-layer network under the activation homotopy s_lam = (1-lam) id + lam sigma.",
+    )
+    parser.add_argument("--version", action="version", version=f"nlpt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("spectrum", help="kernel dimension, floor and spectrum of H_0, numeric vs proven")
+    _add_problem_args(p)
+    p.set_defaults(func=cmd_spectrum)
+
+    p = sub.add_parser("threshold", help="one case: softening rate, predicted and measured lam*, normal form")
+    _add_problem_args(p)
+    p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
+    p.set_defaults(func=cmd_threshold)
+
+    p = sub.add_parser("reproduce", help="the width sweep: table, JSON, CSV and plots")
+    _add_problem_args(p, m_default=None, alpha_default=1e-5)
+    p.add_argument("--m", type=int, nargs="+", default=[3, 5, 10, 20, 50, 100], help="widths (default 3 5 10 20 50 100)")
+    p.add_argument("--alphas", type=float, nargs="+", default=None,
+                   help="Tikhonov strengths to sweep (default 1e-5 1e-4 1e-3); overrides --alpha")
+    p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
+    p.add_argument("--out", default="nlpt-out", help="output folder (default ./nlpt-out)")
+    p.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("verify", help="build the Lean formal layer (needs lake) and audit its axioms")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except NLPTInputError as exc:
+        print(f"nlpt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"nlpt {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Shared strategies and helpers for the test suite."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+import nlpt
+
+ACTIVATION_NAMES = sorted(nlpt.ACTIVATIONS)
+
+
+@st.composite
+def a_vectors(draw, m: int):
+    """Second-layer weights: uniform, signed, with zeros, or with a single nonzero entry."""
+    kind = draw(st.sampled_from(["ones", "signed", "zeros", "single"]))
+    if kind == "ones":
+        return np.ones(m)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    if kind == "signed":
+        a = rng.uniform(0.2, 2.0, m) * rng.choice([-1.0, 1.0], m)
+    elif kind == "zeros":
+        a = rng.uniform(0.2, 2.0, m) * rng.choice([-1.0, 0.0, 1.0], m)
+        a[rng.integers(m)] = rng.choice([-1.5, 0.7])
+    else:
+        a = np.zeros(m)
+        a[rng.integers(m)] = rng.choice([-1.3, 0.5, 2.0])
+    return a
+
+
+@st.composite
+def problems(draw, max_m: int = 12, max_d: int = 6, max_n: int = 40, allow_zero_a: bool = False):
+    """A random small Model: data from a seeded Gaussian design, any activation, alpha > 0."""
+    m = draw(st.integers(1, max_m))
+    d = draw(st.integers(1, max_d))
+    n = draw(st.integers(1, max_n))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d)) * rng.uniform(0.5, 2.0, d)
+    y = rng.standard_normal(n)
+    a = np.zeros(m) if (allow_zero_a and draw(st.booleans()) and draw(st.booleans())) else draw(a_vectors(m))
+    alpha = draw(st.floats(1e-4, 1.0))
+    act = draw(st.sampled_from(ACTIVATION_NAMES))
+    return nlpt.Model(X, y, m, a=a, alpha=alpha, activation=act)
+
+
+def random_point(model: nlpt.Model, seed: int, scale: float = 0.7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return scale * rng.standard_normal((model.m, model.d))
