@@ -27,13 +27,15 @@ from .model import Model
 __all__ = ["main", "build_parser"]
 
 
-def _add_problem_args(p: argparse.ArgumentParser, m_default: int | None = 4, alpha_default: float = 1e-3) -> None:
+def _add_problem_args(p: argparse.ArgumentParser, m_default: int | None = 4, alpha_default: float | None = 1e-3) -> None:
     g = p.add_argument_group("problem")
     if m_default is not None:
         g.add_argument("--m", type=int, default=m_default, help=f"width (default {m_default})")
     g.add_argument("--d", type=int, default=3, help="input dimension of the default data (default 3)")
     g.add_argument("--n", type=int, default=200, help="number of points of the default data (default 200)")
-    g.add_argument("--alpha", type=float, default=alpha_default, help=f"Tikhonov strength (default {alpha_default:g})")
+    g.add_argument("--alpha", type=float, default=alpha_default,
+                   help="Tikhonov strength (default " + (f"{alpha_default:g})" if alpha_default is not None
+                                                          else "1e-5, 1e-4 and 1e-3 swept)"))
     g.add_argument("--activation", default="tanh", choices=sorted(ACTIVATIONS), help="sigma (default tanh)")
     g.add_argument("--seed", type=int, default=0, help="seed of the default data and of random a (default 0)")
     g.add_argument("--data", metavar="FILE", help=".npz with arrays X, y or .csv with y in the last column")
@@ -59,25 +61,10 @@ def _fmt(x) -> str:
     return "none" if x is None else f"{x:.6g}"
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        x = float(obj)
-        return x if np.isfinite(x) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
-
-
 def print_json(obj) -> None:
-    print(json.dumps(_jsonable(obj), indent=2, allow_nan=False))
+    from .report import jsonable
+
+    print(json.dumps(jsonable(obj), indent=2, allow_nan=False))
 
 
 # -- spectrum ---------------------------------------------------------------------------------
@@ -110,24 +97,86 @@ def cmd_spectrum(args) -> int:
 
 # -- threshold --------------------------------------------------------------------------------
 
+def _threshold_text(model, r: dict) -> str:
+    lines = [
+        f"nlpt threshold  m={model.m} d={model.d} n={model.n} alpha={model.alpha:g} "
+        f"activation={model.activation.name}",
+        f"  softening rate lambda_1'(0)    {_fmt(r.get('softening_rate'))}"
+        f"   (m lambda_1'(0) = {_fmt(None if r.get('softening_rate') is None else model.m * r['softening_rate'])})",
+        f"  predicted lam* = alpha/|rate|  {_fmt(r.get('lam_star_pred'))}",
+        f"  measured lam*                  {_fmt(r.get('lam_star_measured'))}",
+        f"  measured / predicted           {_fmt(r.get('ratio'))}",
+        f"  imperfection eta               {_fmt(r.get('eta'))}",
+        f"  near-zero multiplicity         {_fmt(r.get('multiplicity'))}",
+        f"  Morse index before -> after    {r.get('morse_before')} -> {r.get('morse_after')}",
+    ]
+    nf = r.get("normal_form")
+    if nf:
+        keys = [k for k in ("classification", "criticality", "g_xx", "g_xxx", "g_xmu", "rho") if k in nf]
+        lines.append("  normal form                    " + ", ".join(
+            f"{k}={nf[k]:.4g}" if isinstance(nf[k], float) else f"{k}={nf[k]}" for k in keys))
+    for b in r.get("bifurcated_branches") or []:
+        desc = ", ".join(f"{k}={b[k]}" for k in ("direction", "morse", "converged") if k in b)
+        lines.append(f"  bifurcated branch              {desc}")
+    lines.append(f"  status: {r.get('status')}. {r.get('message', '')}")
+    return "\n".join(lines)
+
+
 def cmd_threshold(args) -> int:
     from .analysis import analyze
 
     model = _model(args)
-    result = analyze(model, lam_max=args.lam_max)
+    result = analyze(model, lam_max=args.lam_max).to_dict()
     if args.json:
-        print_json(result.to_dict())
+        print_json(result)
     else:
-        print(result.report() if hasattr(result, "report") else repr(result))
+        print(_threshold_text(model, result))
     return 0
 
 
 # -- reproduce --------------------------------------------------------------------------------
 
 def cmd_reproduce(args) -> int:
-    from .sweep import run_reproduce
+    from pathlib import Path
 
-    return run_reproduce(args, load=_data)
+    from .plots import have_matplotlib, plot_eigenvalues, plot_threshold_vs_width
+    from .report import format_table, write_csv, write_json
+    from .sweep import DEFAULT_ALPHAS, width_sweep
+
+    X, y = _data(args)
+    alphas = args.alphas or ([args.alpha] if args.alpha is not None else list(DEFAULT_ALPHAS))
+    result = width_sweep(X, y, args.m, alphas, activation=args.activation, a=args.a, seed=args.seed,
+                         lam_max=args.lam_max, jobs=args.jobs, progress=not (args.quiet or args.json))
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NLPTInputError(f"out: expected a writable folder, got {str(out)!r} ({exc.strerror})") from None
+    rows = result.rows()
+    table = format_table(rows)
+    files = [
+        write_json(result.to_dict(), out / "results.json"),
+        write_csv(rows, out / "results.csv"),
+    ]
+    (out / "table.txt").write_text(table + "\n")
+    (out / "table.md").write_text(format_table(rows, markdown=True) + "\n")
+    files += [out / "table.txt", out / "table.md"]
+    if not args.no_plots:
+        if have_matplotlib():
+            for al in result.config["alphas"]:
+                files.append(plot_eigenvalues(result.cases, al, out / f"eigenvalues_alpha{al:g}.png"))
+            files.append(plot_threshold_vs_width(result.cases, out / "threshold_vs_width.png"))
+        else:
+            print("nlpt reproduce: plots skipped (matplotlib not installed; pip install 'nlpt[plot]')", file=sys.stderr)
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        cfg = result.config
+        print(f"nlpt reproduce  n={cfg['n']} d={cfg['d']} activation={cfg['activation']} a={cfg['a']} "
+              f"seed={cfg['seed']} lam in [0, {cfg['lam_max']:g}]")
+        print(table)
+        print("wrote " + ", ".join(str(f) for f in files))
+    return 0
 
 
 # -- verify -----------------------------------------------------------------------------------
@@ -165,10 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_threshold)
 
     p = sub.add_parser("reproduce", help="the width sweep: table, JSON, CSV and plots")
-    _add_problem_args(p, m_default=None, alpha_default=1e-5)
+    _add_problem_args(p, m_default=None, alpha_default=None)
     p.add_argument("--m", type=int, nargs="+", default=[3, 5, 10, 20, 50, 100], help="widths (default 3 5 10 20 50 100)")
     p.add_argument("--alphas", type=float, nargs="+", default=None,
-                   help="Tikhonov strengths to sweep (default 1e-5 1e-4 1e-3); overrides --alpha")
+                   help="several Tikhonov strengths to sweep (default 1e-5 1e-4 1e-3)")
     p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
     p.add_argument("--out", default="nlpt-out", help="output folder (default ./nlpt-out)")
     p.add_argument("--jobs", type=int, default=1, help="parallel processes (default 1)")
