@@ -1,0 +1,158 @@
+"""One case end to end: threshold, normal form and branch switching (SPEC 4-5).
+
+:func:`analyze` runs :func:`nlpt.continuation.find_threshold`; if the lowest Hessian eigenvalue
+crosses zero it computes the Lyapunov–Schmidt normal form at the crossing
+(:func:`nlpt.normal_form.normal_form`, with ``Phi`` = the critical eigenvectors and the branch
+tangent) and follows the bifurcated branches a little way
+(:func:`nlpt.normal_form.switch_branches`).  :meth:`Analysis.to_dict` is the one JSON object that
+``nlpt threshold --json`` prints and that the width sweep stores per case.
+
+**Morse index across a crossing.**  If the k eigenvalues of the near-zero cluster cross zero
+transversally in the same direction — the k x k slope matrix
+``S = Phi^T (dH/dlam) Phi + D^3L[Phi, Phi, t]`` is definite — and no other eigenvalue is near zero,
+then by continuity of the spectrum (first-order perturbation of the cluster by ``mu S``) the Morse
+index changes by exactly k: ``morse_after - morse_before = k`` when S is negative definite.  The
+``handle`` entry of the JSON object records this: the index change, the multiplicity and whether
+the slope matrix is definite (``transversal``); a change different from k signals that the
+cluster was not resolved (a nearby eigenvalue, a truncated cluster or a non-transversal crossing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import NLPTInputError, as_int
+from .continuation import ThresholdResult, find_threshold
+from .model import Model
+from .newton import newton
+from .spectral import DENSE_MAX, lowest_eigenpairs
+from .normal_form import NormalFormResult, normal_form, switch_branches
+
+__all__ = ["Analysis", "analyze"]
+
+
+@dataclass
+class Analysis:
+    """Threshold, normal form and bifurcated branches of one problem.
+
+    ``normal_form`` is None and ``branches`` empty unless ``threshold.status == "crossing"``;
+    ``normal_form_error`` holds the reason when the normal form could not be computed.
+    """
+
+    threshold: ThresholdResult
+    normal_form: NormalFormResult | None
+    branches: list = field(default_factory=list)
+    normal_form_error: str | None = None
+    local_morse: tuple | None = None
+
+    @property
+    def status(self) -> str:
+        return self.threshold.status
+
+    def handle(self) -> dict | None:
+        """The Morse-index change at the crossing against the multiplicity (module docstring)."""
+        t = self.threshold
+        if t.status != "crossing" or t.morse_before is None or t.morse_after is None:
+            return None
+        out = {"index_before": t.morse_before, "index_after": t.morse_after,
+               "index_change": t.morse_after - t.morse_before, "multiplicity": t.multiplicity,
+               "transversal": None}
+        if self.normal_form is not None:
+            s = self.normal_form.slope_eigenvalues
+            out["transversal"] = bool(np.all(s < 0) or np.all(s > 0))
+        if self.local_morse is not None:
+            out["index_before_local"], out["index_after_local"], out["delta"] = self.local_morse
+            if None not in self.local_morse[:2]:
+                out["index_change_local"] = self.local_morse[1] - self.local_morse[0]
+        return out
+
+    def to_dict(self) -> dict:
+        """One JSON-able object: the threshold fields, ``normal_form``, ``bifurcated_branches``, ``handle``."""
+        out = self.threshold.to_dict()
+        out["normal_form"] = None if self.normal_form is None else self.normal_form.to_dict()
+        out["normal_form_error"] = self.normal_form_error
+        out["bifurcated_branches"] = [b.to_dict() for b in self.branches]
+        out["handle"] = self.handle()
+        return out
+
+    def __repr__(self) -> str:
+        t = self.threshold
+        nf = self.normal_form
+        desc = "none" if nf is None else f"{nf.classification}, rho={nf.rho:.3g}"
+        return (f"Analysis(status={t.status!r}, lam_star_pred={t.lam_star_pred}, "
+                f"lam_star_measured={t.lam_star_measured}, multiplicity={t.multiplicity}, "
+                f"morse={t.morse_before}->{t.morse_after}, normal_form={desc}, branches={len(self.branches)})")
+
+
+def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_steps: int = 3,
+            n_directions: int = 1, dlam=None, normal_form_options: dict | None = None,
+            **threshold_options) -> Analysis:
+    """Threshold (SPEC 4), normal form and branch switching (SPEC 5) of one problem.
+
+    Parameters
+    ----------
+    model : Model
+    lam_max : float in (0, 1]
+        End of the continuation.
+    tol : float
+        Tolerance in lam of the measured crossing (:func:`nlpt.continuation.find_threshold`).
+    switch : bool
+        Follow the bifurcated branches (:func:`nlpt.normal_form.switch_branches`).
+    n_steps, n_directions, dlam
+        Passed to :func:`switch_branches`.
+    normal_form_options : dict, optional
+        Keyword arguments of :func:`nlpt.normal_form.normal_form`.
+    **threshold_options
+        Further keyword arguments of :func:`find_threshold` (continuation options).
+
+    Returns
+    -------
+    Analysis
+        A failure of the normal form or of branch switching is recorded (``normal_form_error``,
+        each branch's ``message``), never raised; bad input raises ``NLPTInputError``.
+    """
+    n_steps = as_int("n_steps", n_steps)
+    n_directions = as_int("n_directions", n_directions)
+    if normal_form_options is not None and not isinstance(normal_form_options, dict):
+        raise NLPTInputError(f"normal_form_options: expected a dict, got {type(normal_form_options).__name__}")
+    thr = find_threshold(model, lam_max, tol=tol, **threshold_options)
+    if thr.status != "crossing" or thr.critical_vectors is None:
+        return Analysis(thr, None, [])
+    try:
+        nf = normal_form(model, thr.W_c, thr.lam_c, thr.critical_vectors, thr.tangent, **(normal_form_options or {}))
+    except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+        if isinstance(exc, NLPTInputError) and normal_form_options:
+            raise
+        return Analysis(thr, None, [], normal_form_error=f"normal form failed: {exc}")
+    local = _local_morse(model, thr.W_c, thr.lam_c, nf)
+    branches = []
+    if switch:
+        branches = switch_branches(model, thr.W_c, thr.lam_c, thr.critical_vectors, nf, dlam=dlam,
+                                   n_steps=n_steps, n_directions=n_directions)
+    return Analysis(thr, nf, branches, local_morse=local)
+
+
+def _local_morse(model: Model, W_c, lam_c: float, nf: NormalFormResult):
+    """Morse indices on the followed branch at lam_c -+ delta (module docstring)."""
+    delta = max(min(0.01 * lam_c, 1e-3), 1e-9)
+    smin = float(np.min(np.abs(nf.slope_eigenvalues)))
+    tol = 0.1 * delta * smin
+    out = []
+    for sgn in (-1.0, 1.0):
+        lam = lam_c + sgn * delta
+        if not 0.0 <= lam <= 1.0:
+            out.append(None)
+            continue
+        res = newton(model, W_c + sgn * delta * nf.tangent, lam, tol=1e-12, maxiter=30)
+        if not res.converged:
+            out.append(None)
+            continue
+        ev = model.at(res.W, lam)
+        if model.size <= DENSE_MAX:
+            e = np.linalg.eigvalsh(ev.hessian())
+        else:
+            e = lowest_eigenpairs(ev, min(model.size - 2, nf.multiplicity + 8))[0]
+        out.append(int(np.sum(e < -tol)))
+    return out[0], out[1], delta

@@ -1,0 +1,97 @@
+"""analyze(): one JSON object per case, consistent with its parts (SPEC 4-5)."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import numpy as np
+import pytest
+
+import nlpt
+from nlpt.analysis import analyze
+from nlpt.newton import newton
+
+REQUIRED = ("softening_rate", "lam_star_pred", "lam_star_measured", "ratio", "multiplicity", "morse_before",
+            "morse_after", "eta", "status", "message", "normal_form", "bifurcated_branches")
+
+
+@functools.lru_cache(maxsize=None)
+def crossing_case(activation="tanh", m=3, alpha=1e-5):
+    X, y = nlpt.default_data()
+    model = nlpt.Model(X, y, m, alpha=alpha, activation=activation)
+    return model, analyze(model)
+
+
+@pytest.mark.parametrize("activation,m", [("tanh", 3), ("silu2", 2)])
+def test_crossing_json_has_required_keys_and_matches_parts(activation, m):
+    model, res = crossing_case(activation, m)
+    d = json.loads(json.dumps(res.to_dict()))
+    for key in REQUIRED:
+        assert key in d
+    assert d["status"] == "crossing"
+    thr, nf = res.threshold, res.normal_form
+    assert d["lam_star_measured"] == pytest.approx(thr.lam_c)
+    assert d["normal_form"]["lam_c"] == pytest.approx(thr.lam_c)
+    assert d["multiplicity"] == nf.multiplicity == thr.critical_vectors.shape[0]
+    assert d["ratio"] == pytest.approx(d["lam_star_measured"] / d["lam_star_pred"])
+    assert d["normal_form"]["classification"] in ("transcritical", "pitchfork", "degenerate")
+    assert len(d["bifurcated_branches"]) == len(res.branches) >= 1
+    for b in d["bifurcated_branches"]:
+        assert len(b["morse"]) == len(b["lams"]) == len(b["grad_norms"])
+
+
+@pytest.mark.parametrize("activation,m", [("tanh", 3), ("tanh", 5), ("silu2", 2), ("sin", 4)])
+def test_handle_equals_multiplicity_for_a_transversal_crossing(activation, m):
+    """Uniform a: by Schur's lemma the slope matrix on the irreducible (m-1)-fold kernel is s I with
+    s = d/dlam of the critical eigenvalue < 0, so the whole cluster crosses transversally and, by
+    continuity of the spectrum, the Morse index right after the crossing exceeds the index right
+    before by exactly the multiplicity.  Checked against an independent dense count here."""
+    model, res = crossing_case(activation, m)
+    h = res.to_dict()["handle"]
+    nf = res.normal_form
+    assert h["transversal"] and np.all(nf.slope_eigenvalues < 0)
+    assert h["multiplicity"] == m - 1
+    assert h["index_change_local"] == h["multiplicity"]
+    # independent count at lam_c -+ delta from Newton solutions on the branch
+    lc, delta = res.threshold.lam_c, h["delta"]
+    counts = []
+    for sgn in (-1, 1):
+        W = newton(model, res.threshold.W_c + sgn * delta * nf.tangent, lc + sgn * delta, tol=1e-12).W
+        e = np.linalg.eigvalsh(model.hessian(W, lc + sgn * delta))
+        gap = 0.5 * delta * abs(nf.g_xmu)
+        assert np.sum(np.abs(e) < 0.1 * gap) == 0  # nothing else sits at zero
+        counts.append(int(np.sum(e < 0)))
+    assert counts[1] - counts[0] == m - 1
+
+
+def test_no_crossing_gives_nulls_and_a_plain_message():
+    X, y = nlpt.default_data()
+    model = nlpt.Model(X, y, 3, alpha=1e-5)
+    res = analyze(model, lam_max=1e-3)  # the crossing is at lam ~ 5.8e-3
+    d = json.loads(json.dumps(res.to_dict()))
+    for key in REQUIRED:
+        assert key in d
+    assert d["status"] == "no crossing in [0, lam_max]"
+    assert d["lam_star_measured"] is None and d["ratio"] is None and d["multiplicity"] is None
+    assert d["normal_form"] is None and d["bifurcated_branches"] == [] and d["handle"] is None
+    assert "no crossing" in d["message"]
+    assert d["lam_star_pred"] is not None and d["lam_star_pred"] > 1e-3
+
+
+def test_switch_false_skips_branches():
+    X, y = nlpt.default_data()
+    res = analyze(nlpt.Model(X, y, 2, alpha=1e-5, activation="sin"), switch=False)
+    assert res.normal_form is not None and res.branches == []
+    assert res.to_dict()["bifurcated_branches"] == []
+
+
+def test_bad_input_is_named():
+    X, y = nlpt.default_data()
+    model = nlpt.Model(X, y, 3, alpha=1e-5)
+    with pytest.raises(nlpt.NLPTInputError, match="n_steps"):
+        analyze(model, n_steps=0)
+    with pytest.raises(nlpt.NLPTInputError, match="normal_form_options"):
+        analyze(model, normal_form_options=[1])
+    with pytest.raises(nlpt.NLPTInputError, match="lam_max"):
+        analyze(model, lam_max=2.0)
