@@ -110,6 +110,10 @@ def _threshold_text(model, r: dict) -> str:
         f"  near-zero multiplicity         {_fmt(r.get('multiplicity'))}",
         f"  Morse index before -> after    {r.get('morse_before')} -> {r.get('morse_after')}",
     ]
+    pts = r.get("special_points") or []
+    if pts:
+        lines.append("  Morse index changes on branch  " + ", ".join(
+            f"lam~{p['lam']:.4g} ({p['index_before']}->{p['index_after']})" for p in pts))
     nf = r.get("normal_form")
     if nf:
         keys = [k for k in ("classification", "criticality", "g_xx", "g_xxx", "g_xmu", "rho") if k in nf]

@@ -519,6 +519,7 @@ class ThresholdResult:
             "message": self.message,
             "branch_status": self.branch.status,
             "branch_points": len(self.branch),
+            "special_points": [p.to_dict() for p in self.branch.special_points],
         }
         if include_branch:
             out["branch"] = self.branch.to_dict()

@@ -49,9 +49,14 @@ def plot_eigenvalues(cases, alpha: float, path) -> Path:
         r = case.result
         if case.lams.size and case.eigenvalues.size:
             k = min(4, case.eigenvalues.shape[1])
-            for i in range(k):
-                ax.plot(case.lams, case.eigenvalues[:, i], lw=1.2 if i == 0 else 0.8,
-                        color="C0" if i == 0 else "0.6", label="lowest eigenvalue" if i == 0 else None)
+            for i in range(k - 1, -1, -1):
+                ax.plot(case.lams, case.eigenvalues[:, i], lw=1.4 if i == 0 else 0.8,
+                        color="C0" if i == 0 else "0.65", label="lowest eigenvalue" if i == 0 else None)
+            # Zoom on the lowest eigenvalue (the one that crosses); higher ones may leave the frame.
+            low = case.eigenvalues[:, 0]
+            lo, hi = min(float(low.min()), 0.0), max(float(low.max()), 0.0)
+            pad = 0.08 * (hi - lo) if hi > lo else 1.0
+            ax.set_ylim(lo - pad, hi + pad)
         ax.axhline(0.0, color="k", lw=0.6)
         if r.get("lam_star_measured") is not None:
             ax.axvline(r["lam_star_measured"], color="C3", lw=1.0, label=f"measured {r['lam_star_measured']:.3g}")
@@ -84,11 +89,11 @@ def plot_threshold_vs_width(cases, path) -> Path:
         rates = np.array([np.nan if c.result.get("softening_rate") is None else c.m * c.result["softening_rate"] for c in sel])
         color = f"C{i}"
         ax.plot(ms, meas, "o", color=color, label=f"measured, alpha={al:g}")
-        ax.plot(ms, pred, "x", color=color, ms=7, label=f"predicted alpha/|lambda1'(0)|")
+        ax.plot(ms, pred, "x", color=color, ms=7, label=f"predicted alpha/|lambda1'(0)|, alpha={al:g}")
         cneg = rates[np.isfinite(rates) & (rates < 0)]
         if cneg.size:
             grid = np.geomspace(ms.min(), ms.max(), 50)
-            ax.plot(grid, al * grid / abs(cneg.mean()), "-", color=color, lw=0.8, alpha=0.6, label="alpha m / |c|")
+            ax.plot(grid, al * grid / abs(cneg.mean()), "-", color=color, lw=0.8, alpha=0.6, label=f"alpha m / |c|, c = mean m lambda1'(0) = {cneg.mean():.3g}")
     ax.axhline(1.0, color="k", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")

@@ -86,6 +86,21 @@ def _run_case(args):
     return SweepCase(m, alpha, res.to_dict(), lams, eigs, time.perf_counter() - t0)
 
 
+def _single_threaded_blas() -> None:
+    """Worker initializer: one BLAS thread per process, so that ``jobs`` processes do not
+    oversubscribe the cores (the cases are small, BLAS threading gains nothing there).
+    Uses threadpoolctl when it is installed; otherwise leaves BLAS as it is."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    global _BLAS_LIMIT
+    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+
+
+_BLAS_LIMIT = None
+
+
 def _progress(total: int, enabled: bool):
     if not enabled:
         return None
@@ -124,7 +139,7 @@ def width_sweep(X, y, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activatio
             if bar is not None:
                 bar.update(1)
     else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_single_threaded_blas) as pool:
             for case in pool.map(_run_case, tasks):
                 cases.append(case)
                 if bar is not None:
