@@ -83,3 +83,57 @@ def test_console_script_installed():
     bad = subprocess.run(cmd + ["spectrum", "--m", "-2"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2
     assert "Traceback" not in bad.stderr and "m: expected" in bad.stderr
+
+
+def test_threshold_json_has_the_documented_keys(capsys):
+    """`nlpt threshold --json` agrees with the library's analysis of the same case."""
+    from nlpt.analysis import analyze
+
+    code, out, _ = run(capsys, "threshold", "--m", "3", "--alpha", "1e-5", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    for key in ("softening_rate", "lam_star_pred", "lam_star_measured", "multiplicity",
+                "morse_before", "morse_after", "normal_form", "eta", "status", "message"):
+        assert key in obj
+    X, y = nlpt.default_data(n=200, d=3, seed=0)
+    ref = analyze(nlpt.Model(X, y, 3, alpha=1e-5)).to_dict()
+    assert obj["softening_rate"] == pytest.approx(ref["softening_rate"], rel=1e-12)
+    assert obj["lam_star_pred"] == pytest.approx(1e-5 / abs(ref["softening_rate"]), rel=1e-12)
+    assert obj["status"] == ref["status"]
+
+
+def test_threshold_reports_no_crossing_plainly(capsys):
+    code, out, _ = run(capsys, "threshold", "--m", "20", "--alpha", "1e-3", "--json")
+    assert code == 0
+    obj = json.loads(out)
+    assert obj["lam_star_measured"] is None
+    assert obj["status"] in ("no softening", "no crossing in [0, lam_max]")
+    assert obj["message"]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["threshold", "--lam-max", "1.5"], "lam_max: expected"),
+        (["reproduce", "--m", "3", "--jobs", "0"], "jobs: expected"),
+        (["reproduce", "--m", "3", "--alphas", "-1"], "alphas: expected"),
+    ],
+)
+def test_bad_engine_input(capsys, argv, fragment):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_reproduce_writes_its_files(tmp_path, capsys):
+    out = tmp_path / "o"
+    code, text, _ = run(capsys, "reproduce", "--m", "3", "5", "--alphas", "1e-5", "--out", str(out), "--quiet")
+    assert code == 0
+    for name in ("results.json", "results.csv", "table.txt", "table.md"):
+        assert (out / name).is_file()
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert [r["m"] for r in rows] == [3, 5]
+    assert (out / "table.txt").read_text().strip() in text
+    from nlpt.plots import have_matplotlib
+
+    if have_matplotlib():
+        assert (out / "threshold_vs_width.png").read_bytes()[:4] == b"\x89PNG"

@@ -108,7 +108,8 @@ def _threshold_text(model, r: dict) -> str:
         f"  measured / predicted           {_fmt(r.get('ratio'))}",
         f"  imperfection eta               {_fmt(r.get('eta'))}",
         f"  near-zero multiplicity         {_fmt(r.get('multiplicity'))}",
-        f"  Morse index before -> after    {r.get('morse_before')} -> {r.get('morse_after')}",
+        f"  Morse index before -> after    "
+        + ("none" if r.get("morse_before") is None else f"{r['morse_before']} -> {r['morse_after']}"),
     ]
     pts = r.get("special_points") or []
     if pts:
@@ -149,13 +150,13 @@ def cmd_reproduce(args) -> int:
 
     X, y = _data(args)
     alphas = args.alphas or ([args.alpha] if args.alpha is not None else list(DEFAULT_ALPHAS))
-    result = width_sweep(X, y, args.m, alphas, activation=args.activation, a=args.a, seed=args.seed,
-                         lam_max=args.lam_max, jobs=args.jobs, progress=not (args.quiet or args.json))
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NLPTInputError(f"out: expected a writable folder, got {str(out)!r} ({exc.strerror})") from None
+    result = width_sweep(X, y, args.m, alphas, activation=args.activation, a=args.a, seed=args.seed,
+                         lam_max=args.lam_max, jobs=args.jobs, progress=not (args.quiet or args.json))
     rows = result.rows()
     table = format_table(rows)
     files = [
