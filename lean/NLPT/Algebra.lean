@@ -375,7 +375,10 @@ instance instFieldRat : Field Rat where
   mul_one := Rat.mul_one
   mul_add := Rat.mul_add
   sub_eq_add_neg := Rat.sub_eq_add_neg
-  div_eq_mul_inv := Rat.div_def
+  div_eq_mul_inv := by
+    first
+    | exact Rat.div_def
+    | exact fun _ _ => rfl
   mul_inv_cancel := by
     first
     | exact Rat.mul_inv_cancel
@@ -464,13 +467,15 @@ theorem sum_mul_left {m : Nat} (c : K) (f : Fin m → K) :
     show (0 : K) = c * 0
     exact (Field.mul_zero c).symm
   | succ m ih =>
-    rw [sum_succ (fun i => c * f i), sum_succ f, ih (fun i => f (fsucc i)), Field.mul_add]
+    rw [sum_succ (fun i => c * f i), sum_succ f, ih (fun i => f (fsucc i)),
+      Field.mul_add c (f fzero) (sum (fun i => f (fsucc i)))]
 
 theorem sum_eq_zero {m : Nat} (f : Fin m → K) (h : ∀ i, f i = 0) : sum f = 0 := by
   induction m with
   | zero => rfl
   | succ m ih =>
-    rw [sum_succ f, h fzero, ih (fun i => f (fsucc i)) (fun i => h (fsucc i)), Field.add_zero]
+    rw [sum_succ f, h fzero, ih (fun i => f (fsucc i)) (fun i => h (fsucc i)),
+      Field.add_zero (0 : K)]
 
 end Sums
 
@@ -546,7 +551,10 @@ theorem sum_skip {K : Type u} [Field K] {n : Nat} (p : Fin (n + 1)) (f : Fin (n 
           split <;> omega)))
       rw [hs, hp', sum_succ f]
     · have hq1 : p.val - 1 < n + 1 := by omega
-      have ihq := ih ⟨p.val - 1, hq1⟩ (fun i => f (fsucc i))
+      have ihq : sum (fun i : Fin (n + 1) => f (fsucc i)) =
+          f (fsucc (⟨p.val - 1, hq1⟩ : Fin (n + 1))) +
+            sum (fun i : Fin n => f (fsucc (skip ⟨p.val - 1, hq1⟩ i))) :=
+        ih ⟨p.val - 1, hq1⟩ (fun i => f (fsucc i))
       have hq : fsucc (⟨p.val - 1, hq1⟩ : Fin (n + 1)) = p :=
         Fin.eq_of_val_eq (by show p.val - 1 + 1 = p.val; omega)
       have h0 : skip p fzero = fzero :=
@@ -561,7 +569,9 @@ theorem sum_skip {K : Type u} [Field K] {n : Nat} (p : Fin (n + 1)) (f : Fin (n 
           split <;> split <;> omega)))
       have hs : sum (fun i : Fin (n + 1) => f (skip p i)) =
           f fzero + sum (fun i : Fin n => f (fsucc (skip ⟨p.val - 1, hq1⟩ i))) := by
-        rw [sum_succ (fun i : Fin (n + 1) => f (skip p i)), h0, hs2]
+        rw [sum_succ (fun i : Fin (n + 1) => f (skip p i))]
+        show f (skip p fzero) + sum (fun i : Fin n => f (skip p (fsucc i))) = _
+        rw [h0, hs2]
       rw [sum_succ f, ihq, hq, hs]
       exact Field.add_left_comm _ _ _
 
@@ -602,12 +612,14 @@ theorem sum_idMat {n : Nat} (v : Fin n → K) (i : Fin n) :
   cases n with
   | zero => exact absurd i.isLt (by omega)
   | succ n =>
-    rw [sum_skip i, idMat_self, Field.one_mul]
+    rw [sum_skip i (fun j => idMat (n + 1) i j * v j)]
+    show idMat (n + 1) i i * v i + sum (fun k => idMat (n + 1) i (skip i k) * v (skip i k)) = v i
+    rw [idMat_self (K := K) i, Field.one_mul (v i)]
     have h0 : sum (fun k => idMat (n + 1) i (skip i k) * v (skip i k)) = 0 :=
       sum_eq_zero _ (fun k => by
         show idMat (n + 1) i (skip i k) * v (skip i k) = 0
         rw [idMat_ne (fun e => skip_ne i k e.symm), Field.zero_mul])
-    rw [h0, Field.add_zero]
+    rw [h0, Field.add_zero (v i)]
 
 end Forms
 
@@ -618,7 +630,8 @@ theorem normSq_pos {K : Type u} [OrderedField K] {n : Nat} (v : Fin n → K) (i 
   | zero => exact absurd i.isLt (by omega)
   | succ n =>
     unfold normSq
-    rw [sum_skip i]
+    rw [sum_skip i (fun j => v j * v j)]
+    show 0 < v i * v i + sum (fun k => v (skip i k) * v (skip i k))
     exact OrderedField.add_pos_of_pos_of_nonneg (OrderedField.mul_self_pos hi)
       (sum_nonneg _ (fun k => OrderedField.mul_self_nonneg (v (skip i k))))
 

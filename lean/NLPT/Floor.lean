@@ -36,18 +36,21 @@ def PosSemidef {K : Type u} [OrderedField K] {n : Nat} (H : Fin n → Fin n → 
 theorem qform_shiftId {K : Type u} [Field K] {n : Nat} (H : Fin n → Fin n → K) (α : K)
     (v : Fin n → K) : qform (shiftId H α) v = qform H v + α * normSq v := by
   unfold qform normSq
-  rw [← sum_mul_left, ← sum_add]
+  rw [← sum_mul_left α (fun i => v i * v i),
+    ← sum_add (fun k => v k * sum (fun l => H k l * v l)) (fun i => α * (v i * v i))]
   apply sum_congr
   intro i
   show v i * sum (fun j => shiftId H α i j * v j) =
     v i * sum (fun j => H i j * v j) + α * (v i * v i)
   have hin : sum (fun j => shiftId H α i j * v j) = sum (fun j => H i j * v j) + α * v i := by
-    rw [← sum_idMat v i, ← sum_mul_left, ← sum_add]
+    rw [← sum_idMat v i, ← sum_mul_left α (fun j => idMat n i j * v j),
+      ← sum_add (fun j => H i j * v j) (fun j => α * (idMat n i j * v j))]
     apply sum_congr
     intro j
     show (H i j + α * idMat n i j) * v j = H i j * v j + α * (idMat n i j * v j)
-    rw [Field.add_mul, Field.mul_assoc]
-  rw [hin, Field.mul_add, Field.mul_left_comm]
+    rw [Field.add_mul (H i j) (α * idMat n i j) (v j), Field.mul_assoc α (idMat n i j) (v j)]
+  rw [hin, Field.mul_add (v i) (sum (fun j => H i j * v j)) (α * v i),
+    Field.mul_left_comm (v i) α (v i)]
 
 /-- Paper statement (the floor): for positive semidefinite `H`, `α |v|² ≤ q_{H+αI}(v)`. -/
 theorem floor_le_qform {K : Type u} [OrderedField K] {n : Nat} (H : Fin n → Fin n → K)

@@ -68,26 +68,34 @@ theorem applyT_surjective {m d : Nat} (a : Fin m → K) (p : Fin m) (hp : a p �
   | succ n =>
     refine ⟨fun j k => if j = p then (a p)⁻¹ * w k else 0, fun k => ?_⟩
     show sum (fun j => a j * (if j = p then (a p)⁻¹ * w k else 0)) = w k
-    rw [sum_skip p, if_pos (rfl : p = p)]
+    rw [sum_skip p (fun j => a j * (if j = p then (a p)⁻¹ * w k else 0))]
+    show a p * (if p = p then (a p)⁻¹ * w k else 0) +
+        sum (fun i => a (skip p i) * (if skip p i = p then (a p)⁻¹ * w k else 0)) = w k
+    rw [if_pos (rfl : p = p)]
     have h0 : sum (fun i => a (skip p i) * (if skip p i = p then (a p)⁻¹ * w k else 0)) = 0 :=
       sum_eq_zero _ (fun i => by
         show a (skip p i) * (if skip p i = p then (a p)⁻¹ * w k else 0) = 0
         rw [if_neg (skip_ne p i), Field.mul_zero])
-    rw [h0, Field.add_zero, ← Field.mul_assoc, Field.mul_inv_cancel (a p) hp, Field.one_mul]
+    rw [h0, Field.add_zero (a p * ((a p)⁻¹ * w k)), ← Field.mul_assoc (a p) (a p)⁻¹ (w k),
+      Field.mul_inv_cancel (a p) hp, Field.one_mul (w k)]
 
 /-- `kerBwd` lands in the kernel of `T_a`. -/
 theorem applyT_kerBwd {n d : Nat} {a : Fin (n + 1) → K} {p : Fin (n + 1)} (hp : a p ≠ 0)
     (W : Fin n → Fin d → K) : InKer a (kerBwd a p W) := by
   intro k
   show sum (fun j => a j * kerBwd a p W j k) = 0
-  rw [sum_skip p, kerBwd_pivot]
+  rw [sum_skip p (fun j => a j * kerBwd a p W j k)]
+  show a p * kerBwd a p W p k + sum (fun i => a (skip p i) * kerBwd a p W (skip p i) k) = 0
+  rw [kerBwd_pivot]
   have hs : sum (fun i => a (skip p i) * kerBwd a p W (skip p i) k) =
       sum (fun i => a (skip p i) * W i k) :=
     sum_congr (fun i => by
       show a (skip p i) * kerBwd a p W (skip p i) k = a (skip p i) * W i k
       rw [kerBwd_of_ne (skip_ne p i), unskip_skip])
-  rw [hs, Field.mul_neg, ← Field.mul_assoc, Field.mul_inv_cancel (a p) hp, Field.one_mul,
-    Field.neg_add_cancel]
+  rw [hs, Field.mul_neg (a p) ((a p)⁻¹ * sum (fun i => a (skip p i) * W i k)),
+    ← Field.mul_assoc (a p) (a p)⁻¹ (sum (fun i => a (skip p i) * W i k)),
+    Field.mul_inv_cancel (a p) hp, Field.one_mul (sum (fun i => a (skip p i) * W i k)),
+    Field.neg_add_cancel (sum (fun i => a (skip p i) * W i k))]
 
 /-- Round trip on the coordinate side: `kerFwd (kerBwd W) = W`. -/
 theorem kerFwd_kerBwd {n d : Nat} (a : Fin (n + 1) → K) (p : Fin (n + 1))
@@ -107,14 +115,13 @@ theorem kerBwd_kerFwd {n d : Nat} {a : Fin (n + 1) → K} {p : Fin (n + 1)} (hp 
       unfold applyT at h
       rw [sum_skip p] at h
       exact h
-    have h1 : sum (fun i => a (skip p i) * V (skip p i) k) = -(a p * V p k) := by
-      apply Field.eq_neg_of_add_eq_zero
-      rw [Field.add_comm]
-      exact h0
+    have h1 : sum (fun i => a (skip p i) * V (skip p i) k) = -(a p * V p k) :=
+      Field.eq_neg_of_add_eq_zero
+        ((Field.add_comm (sum (fun i => a (skip p i) * V (skip p i) k)) (a p * V p k)).trans h0)
     have hS : sum (fun i => a (skip p i) * kerFwd p V i k) =
         sum (fun i => a (skip p i) * V (skip p i) k) := rfl
-    rw [hS, h1, Field.mul_neg, Field.neg_neg, ← Field.mul_assoc, Field.inv_mul_cancel hp,
-      Field.one_mul]
+    rw [hS, h1, Field.mul_neg (a p)⁻¹ (a p * V p k), Field.neg_neg ((a p)⁻¹ * (a p * V p k)),
+      ← Field.mul_assoc (a p)⁻¹ (a p) (V p k), Field.inv_mul_cancel hp, Field.one_mul (V p k)]
   · rw [kerBwd_of_ne hj]
     show V (skip p (unskip p j hj)) k = V j k
     rw [skip_unskip]
@@ -131,7 +138,10 @@ theorem kerBwd_add {n d : Nat} (a : Fin (n + 1) → K) (p : Fin (n + 1))
         sum (fun i => a (skip p i) * W i k) + sum (fun i => a (skip p i) * W' i k) := by
       rw [← sum_add]
       exact sum_congr (fun i => Field.mul_add _ _ _)
-    rw [hs, Field.mul_add, Field.neg_add]
+    rw [hs, Field.mul_add (a p)⁻¹ (sum (fun i => a (skip p i) * W i k))
+        (sum (fun i => a (skip p i) * W' i k)),
+      Field.neg_add ((a p)⁻¹ * sum (fun i => a (skip p i) * W i k))
+        ((a p)⁻¹ * sum (fun i => a (skip p i) * W' i k))]
   · rw [kerBwd_of_ne hj, kerBwd_of_ne hj, kerBwd_of_ne hj]
 
 /-- `kerBwd` is homogeneous. -/
@@ -146,7 +156,8 @@ theorem kerBwd_smul {n d : Nat} (a : Fin (n + 1) → K) (p : Fin (n + 1)) (c : K
         c * sum (fun i => a (skip p i) * W i k) := by
       rw [← sum_mul_left]
       exact sum_congr (fun i => Field.mul_left_comm _ _ _)
-    rw [hs, Field.mul_neg, Field.mul_left_comm]
+    rw [hs, Field.mul_neg c ((a p)⁻¹ * sum (fun i => a (skip p i) * W i k)),
+      Field.mul_left_comm (a p)⁻¹ c (sum (fun i => a (skip p i) * W i k))]
   · rw [kerBwd_of_ne hj, kerBwd_of_ne hj]
 
 /-- `f` and `g` are mutually inverse linear maps between `ker T_a ⊆ (Fin m → Fin d → K)` and
@@ -181,6 +192,16 @@ theorem ker_equiv_pivot {n d : Nat} (a : Fin (n + 1) → K) (p : Fin (n + 1)) (h
       bwd_add := fun W W' => kerBwd_add a p W W',
       bwd_smul := fun c W => kerBwd_smul a p c W }⟩
 
+/-- Transport of a kernel isomorphism along an equality `r = s` of coordinate widths (used to
+pass from `Fin n` to `Fin (m - 1)` without relying on `n + 1 - 1` reducing to `n`). -/
+private theorem isKerEquiv_of_eq {m r s d : Nat} (a : Fin m → K) (h : r = s)
+    (H : ∃ (f : (Fin m → Fin d → K) → (Fin s → Fin d → K))
+      (g : (Fin s → Fin d → K) → (Fin m → Fin d → K)), IsKerEquiv a f g) :
+    ∃ (f : (Fin m → Fin d → K) → (Fin r → Fin d → K))
+      (g : (Fin r → Fin d → K) → (Fin m → Fin d → K)), IsKerEquiv a f g := by
+  subst h
+  exact H
+
 /-- Paper statement (kernel dimension `(m-1) d`): for `a : Fin m → K` with some `a p ≠ 0`, the
 kernel `{V : Σ_j a_j V_j = 0}` of `T_a` is linearly isomorphic to `Fin (m-1) → Fin d → K`. -/
 theorem ker_equiv_fin_pred {m d : Nat} (a : Fin m → K) (p : Fin m) (hp : a p ≠ 0) :
@@ -189,11 +210,8 @@ theorem ker_equiv_fin_pred {m d : Nat} (a : Fin m → K) (p : Fin m) (hp : a p �
   cases m with
   | zero => exact absurd p.isLt (by omega)
   | succ n =>
-    first
-    | exact ker_equiv_pivot a p hp
-    | (have e : n + 1 - 1 = n := (by omega)
-       rw [e]
-       exact ker_equiv_pivot a p hp)
+    have e : n + 1 - 1 = n := by omega
+    exact isKerEquiv_of_eq a e (ker_equiv_pivot a p hp)
 
 /-- `ker_equiv_fin_pred` over the rationals. -/
 theorem ker_equiv_fin_pred_rat {m d : Nat} (a : Fin m → Rat) (p : Fin m) (hp : a p ≠ 0) :

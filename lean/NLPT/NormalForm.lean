@@ -39,18 +39,22 @@ coefficient. -/
 theorem quadratic_coeff_eq_zero_of_odd (g1 g2 g3 : K) (h2 : (two : K) ≠ 0)
     (hodd : ∀ ξ : K, cubic g1 g2 g3 (-ξ) = -(cubic g1 g2 g3 ξ)) : g2 = 0 := by
   have hsum : cubic g1 g2 g3 (-1) + cubic g1 g2 g3 1 = 0 := by
-    rw [hodd 1, Field.neg_add_cancel]
+    rw [hodd 1, Field.neg_add_cancel (cubic g1 g2 g3 1)]
   have hm : cubic g1 g2 g3 (-1) = -g1 + g2 + -g3 := by
-    simp only [cubic, Field.mul_one, Field.one_mul, Field.mul_neg_one, Field.neg_neg]
+    show g1 * -1 + g2 * (-1 * -1) + g3 * (-1 * -1 * -1) = -g1 + g2 + -g3
+    rw [Field.neg_mul_neg (1 : K) 1, Field.mul_one (1 : K), Field.mul_one g2,
+      Field.one_mul (-1 : K), Field.mul_neg_one g1, Field.mul_neg_one g3]
   have hp : cubic g1 g2 g3 1 = g1 + g2 + g3 := by
-    simp only [cubic, Field.mul_one]
+    show g1 * 1 + g2 * (1 * 1) + g3 * (1 * 1 * 1) = g1 + g2 + g3
+    rw [Field.mul_one (1 : K), Field.mul_one (1 : K), Field.mul_one g1, Field.mul_one g2,
+      Field.mul_one g3]
   rw [hm, hp, Field.add_add_add_comm (-g1 + g2) (-g3) (g1 + g2) g3,
     Field.add_add_add_comm (-g1) g2 g1 g2, Field.neg_add_cancel g1, Field.neg_add_cancel g3,
-    Field.zero_add, Field.add_zero] at hsum
+    Field.zero_add (g2 + g2), Field.add_zero (g2 + g2)] at hsum
   -- hsum : g2 + g2 = 0
   have h22 : two * g2 = 0 := by
     show (1 + 1) * g2 = 0
-    rw [Field.add_mul, Field.one_mul]
+    rw [Field.add_mul 1 1 g2, Field.one_mul g2]
     exact hsum
   exact Field.eq_zero_of_mul_left h2 h22
 
@@ -61,18 +65,18 @@ theorem pitchfork_root_sq {gxmu gxxx mu ξ : K} (h6 : (six : K) ≠ 0) (h3 : gxx
     ξ * ξ = -(six * gxmu * mu) / gxxx := by
   have hf : gxmu * mu * ξ + gxxx * (ξ * ξ * ξ) / six =
       ξ * (gxmu * mu + gxxx * (ξ * ξ) / six) := by
-    rw [Field.mul_add, Field.div_eq_mul_inv (gxxx * (ξ * ξ * ξ)) six,
+    rw [Field.mul_add ξ (gxmu * mu) (gxxx * (ξ * ξ) / six),
+      Field.div_eq_mul_inv (gxxx * (ξ * ξ * ξ)) six,
       Field.div_eq_mul_inv (gxxx * (ξ * ξ)) six, ← Field.mul_assoc gxxx (ξ * ξ) ξ,
       Field.mul_comm (gxxx * (ξ * ξ)) ξ, Field.mul_assoc ξ (gxxx * (ξ * ξ)) six⁻¹,
       Field.mul_comm (gxmu * mu) ξ]
   rw [hf] at h
   have h1 : gxmu * mu + gxxx * (ξ * ξ) / six = 0 := Field.eq_zero_of_mul_left hξ h
-  have h2 : gxxx * (ξ * ξ) / six = -(gxmu * mu) := by
-    apply Field.eq_neg_of_add_eq_zero
-    rw [Field.add_comm]
-    exact h1
+  have h2 : gxxx * (ξ * ξ) / six = -(gxmu * mu) :=
+    Field.eq_neg_of_add_eq_zero ((Field.add_comm (gxxx * (ξ * ξ) / six) (gxmu * mu)).trans h1)
   have h3' : gxxx * (ξ * ξ) = -(gxmu * mu) * six := Field.eq_mul_of_div_eq h6 h2
-  rw [Field.neg_mul, Field.mul_comm (gxmu * mu) six, ← Field.mul_assoc six gxmu mu] at h3'
+  rw [Field.neg_mul (gxmu * mu) six, Field.mul_comm (gxmu * mu) six,
+    ← Field.mul_assoc six gxmu mu] at h3'
   exact Field.eq_div_of_mul_eq h3 h3'
 
 /-- Paper statement (truncated transcritical): the nonzero root of `g_xμ μ ξ + g_xx ξ² / 2` is
@@ -81,18 +85,17 @@ theorem transcritical_root {gxmu gxx mu ξ : K} (h2 : (two : K) ≠ 0) (hxx : gx
     (hξ : ξ ≠ 0) (h : gxmu * mu * ξ + gxx * (ξ * ξ) / two = 0) :
     ξ = -(two * gxmu * mu) / gxx := by
   have hf : gxmu * mu * ξ + gxx * (ξ * ξ) / two = ξ * (gxmu * mu + gxx * ξ / two) := by
-    rw [Field.mul_add, Field.div_eq_mul_inv (gxx * (ξ * ξ)) two,
+    rw [Field.mul_add ξ (gxmu * mu) (gxx * ξ / two), Field.div_eq_mul_inv (gxx * (ξ * ξ)) two,
       Field.div_eq_mul_inv (gxx * ξ) two, ← Field.mul_assoc gxx ξ ξ,
       Field.mul_comm (gxx * ξ) ξ, Field.mul_assoc ξ (gxx * ξ) two⁻¹,
       Field.mul_comm (gxmu * mu) ξ]
   rw [hf] at h
   have h1 : gxmu * mu + gxx * ξ / two = 0 := Field.eq_zero_of_mul_left hξ h
-  have h2' : gxx * ξ / two = -(gxmu * mu) := by
-    apply Field.eq_neg_of_add_eq_zero
-    rw [Field.add_comm]
-    exact h1
+  have h2' : gxx * ξ / two = -(gxmu * mu) :=
+    Field.eq_neg_of_add_eq_zero ((Field.add_comm (gxx * ξ / two) (gxmu * mu)).trans h1)
   have h3 : gxx * ξ = -(gxmu * mu) * two := Field.eq_mul_of_div_eq h2 h2'
-  rw [Field.neg_mul, Field.mul_comm (gxmu * mu) two, ← Field.mul_assoc two gxmu mu] at h3
+  rw [Field.neg_mul (gxmu * mu) two, Field.mul_comm (gxmu * mu) two,
+    ← Field.mul_assoc two gxmu mu] at h3
   exact Field.eq_div_of_mul_eq hxx h3
 
 end

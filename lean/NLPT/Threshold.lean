@@ -56,7 +56,7 @@ theorem threshold_pos {α s : K} (hα : 0 < α) (hs : s < 0) : 0 < α / (-s) :=
 theorem threshold_le_one_iff {α s : K} (hs : s < 0) : α / (-s) ≤ 1 ↔ α ≤ -s := by
   have ht : (0 : K) < -s := OrderedField.neg_pos_of_neg hs
   have key : -s * (α / (-s)) ≤ -s * 1 ↔ α / (-s) ≤ 1 := OrderedField.mul_le_mul_left_iff ht
-  rw [Field.mul_div_cancel (OrderedField.ne_of_gt ht) α, Field.mul_one] at key
+  rw [Field.mul_div_cancel (OrderedField.ne_of_gt ht) α, Field.mul_one (-s)] at key
   exact key.symm
 
 /-- Paper statement (width law): with softening rate `s = c / m`, `c < 0 < m`, the threshold is
