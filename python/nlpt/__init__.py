@@ -19,6 +19,11 @@ from .linear import (
     linear_endpoint,
 )
 from .model import Evaluation, Model
+from .softening import SofteningResult, imperfection, predicted_threshold, softening_rate
+from .continuation import Branch, ThresholdResult, continue_branch, find_threshold
+from .normal_form import NormalFormResult, normal_form, switch_branches
+from .analysis import Analysis, analyze
+from .sweep import SweepResult, width_sweep
 
 __version__ = "0.1.0"
 
@@ -39,4 +44,19 @@ __all__ = [
     "closed_form_spectrum",
     "kernel_basis",
     "kernel_dim_theory",
+    "SofteningResult",
+    "softening_rate",
+    "predicted_threshold",
+    "imperfection",
+    "Branch",
+    "ThresholdResult",
+    "continue_branch",
+    "find_threshold",
+    "NormalFormResult",
+    "normal_form",
+    "switch_branches",
+    "Analysis",
+    "analyze",
+    "SweepResult",
+    "width_sweep",
 ]
