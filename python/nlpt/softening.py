@@ -327,12 +327,16 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
         if U is None:
             method = "secular (dense reduced fallback)"
             U = sec.dense()[1][:k_sec]
-        # Expand merged blocks to rows: v_j = (a_j / b_G) u_G.  Within each group this pattern is
-        # proportional to a, hence orthogonal to the deflated vectors.
-        Vs = np.zeros((U.shape[0], m, d))
-        for pos, gi in enumerate(merged):
-            idx = groups[gi]
-            Vs[:, idx, :] = (a[idx] / sec.b[pos])[None, :, None] * U[:, pos, None, :]
+        def expand(U):
+            # Merged blocks to rows: v_j = (a_j / b_G) u_G.  Within each group this pattern is
+            # proportional to a, hence orthogonal to the deflated vectors.
+            V = np.zeros((U.shape[0], m, d))
+            for pos, gi in enumerate(merged):
+                idx = groups[gi]
+                V[:, idx, :] = (a[idx] / sec.b[pos])[None, :, None] * U[:, pos, None, :]
+            return V
+
+        Vs = expand(U)
         # Orthonormalise in K and rotate to Ritz vectors of Q on their (small) span: this
         # resolves near-multiplets and polishes the bisection root to Rayleigh-quotient accuracy.
         Vs = project_K(a, Vs)
@@ -348,12 +352,7 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
         resid = project_K(a, np.einsum("pn,pjk->njk", rvecs, AV)) - rvals[:, None, None] * Vs
         if method == "secular" and float(np.max(np.linalg.norm(resid, axis=(1, 2)))) > 1e-8 * scale:
             method = "secular (dense reduced fallback)"
-            U = sec.dense()[1][:k_sec]
-            Vs = np.zeros((U.shape[0], m, d))
-            for pos, gi in enumerate(merged):
-                idx = groups[gi]
-                Vs[:, idx, :] = (a[idx] / sec.b[pos])[None, :, None] * U[:, pos, None, :]
-            Vs = project_K(a, Vs)
+            Vs = project_K(a, expand(sec.dense()[1][:k_sec]))
             rvals = np.einsum("pjk,jkl,pjl->p", Vs, A_rep[grp_of], Vs)
         vec_list.append(Vs)
         rate = min(rate if len(vec_list) > 1 else np.inf, float(rvals[0]))
