@@ -95,3 +95,41 @@ def test_bad_input_is_named():
         analyze(model, normal_form_options=[1])
     with pytest.raises(nlpt.NLPTInputError, match="lam_max"):
         analyze(model, lam_max=2.0)
+
+
+def test_fold_gives_saddle_node_coefficients_not_a_crossing_normal_form():
+    """Random a, m = 5, alpha = 1e-5: the threshold is a fold.  The crossing normal form is not
+    computed (plain reason instead), and the saddle-node coefficients agree with the branch:
+    g_mu g_xx > 0 says critical points live at lam < lam_fold, which is where the continued branch
+    goes on both sides of the fold; and lam - lam_fold ~ curvature xi^2 (xi = <phi, W - W_c>) for
+    the two critical points found by Newton at lam_fold - delta, within 20 %."""
+    X, y = nlpt.default_data()
+    model = nlpt.Model(X, y, 5, a=nlpt.make_a("random", 5, seed=0), alpha=1e-5)
+    res = analyze(model)
+    d = json.loads(json.dumps(res.to_dict()))
+    for key in REQUIRED:
+        assert key in d
+    assert d["status"] == "fold" and d["normal_form"] is None and d["bifurcated_branches"] == []
+    assert d["normal_form_error"] == "fold (saddle-node): normal form of a crossing not applicable"
+    sn = d["saddle_node"]
+    assert sn["nondegenerate"] and sn["lam_fold"] == d["lam_star_measured"]
+    assert d["handle"]["index_change"] == 1 == d["multiplicity"]
+    thr = res.threshold
+    br, lam_f, W_c = thr.branch, thr.lam_c, thr.W_c
+    phi = thr.critical_vectors[0]
+    h = 1e-6 * lam_f
+    g_mu_fd = float(np.sum(phi * (model.grad(W_c, lam_f + h) - model.grad(W_c, lam_f - h)) / (2 * h)))
+    assert sn["g_mu"] == pytest.approx(g_mu_fd, rel=1e-5)
+    assert sn["g_mu"] * sn["g_xx"] > 0 and sn["branch_side"] == "lam < lam_fold"
+    assert np.all(br.lams <= lam_f + 1e-12)
+    # two critical points at lam_f - delta, Newton-solved at fixed lam from W_c -+ a small kick
+    delta = 1e-5 * lam_f
+    kick = np.sqrt(delta / abs(sn["curvature"]))
+    xis = []
+    for sgn in (-1, 1):
+        r = newton(model, W_c + sgn * kick * phi, lam_f - delta, tol=1e-13, maxiter=50)
+        assert r.converged
+        xis.append(float(np.sum(phi * (r.W - W_c))))
+    assert xis[0] < 0 < xis[1]
+    for xi in xis:
+        assert -delta / xi**2 == pytest.approx(sn["curvature"], rel=0.2)

@@ -198,21 +198,141 @@ def test_no_crossing_reported_plainly():
         assert np.linalg.eigvalsh(model.hessian(res.W, lam))[0] > 0
 
 
-def test_fold_reported_as_continuation_failure():
-    """Random a (imperfect bifurcation, eta > 0), m = 5, alpha = 1e-5: the lowest eigenvalue reaches
-    zero at a turning point in lam, which a natural-parameter continuation cannot pass.  The result
-    says so instead of jumping to another branch: every accepted point is critical and has Morse
-    index 0, and the lowest eigenvalue at the end is far below alpha."""
-    model = model_of(5, 1e-5, a="random")
-    r = find_threshold(model)
+def random_model(m, alpha, seed=0):
+    return nlpt.Model(X, Y, m, a=nlpt.make_a("random", m, seed=seed), alpha=alpha)
+
+
+@pytest.fixture(scope="module")
+def fold_m5():
+    """The imperfect case of ``nlpt threshold --m 5 --alpha 1e-5 --a random`` (a from seed 0)."""
+    return find_threshold(random_model(5, 1e-5))
+
+
+@pytest.mark.parametrize("m, seed", [(5, 0), (3, 1)])
+def test_fold_is_a_saddle_node(m, seed, fold_m5):
+    """Random a (imperfect bifurcation, eta > 0): the threshold is a fold, checked independently of
+    the continuation: at (W_c, lam_c) the gradient vanishes, the dense Hessian has one eigenvalue
+    at zero (simple, the next one well above) whose eigenvector phi satisfies the saddle-node
+    condition <phi, d/dlam grad> != 0, with d/dlam grad taken by central differences in lam."""
+    model = random_model(m, 1e-5, seed)
+    r = fold_m5 if (m, seed) == (5, 0) else find_threshold(model)
     assert r.eta > 1e-4
-    assert r.status == "continuation failed"
-    assert r.branch.status.startswith("step collapse at lam=")
-    assert "fold" in r.message
-    assert r.lam_star_measured is None
-    assert np.all(r.branch.morse == 0)
-    assert np.all(r.branch.grad_norms <= 1e-10)
-    assert np.linalg.eigvalsh(model.hessian(r.branch.W[-1], r.branch.lams[-1]))[0] < 0.05 * model.alpha
+    assert r.status == "fold" and r.multiplicity == 1
+    assert r.morse_before == 0 and r.morse_after == 1
+    assert "imperfect" in r.message and "turns back" in r.message
+    lam, W = r.lam_star_measured, r.W_c
+    assert r.ratio == pytest.approx(lam / r.lam_star_pred)
+    assert np.linalg.norm(model.grad(W, lam)) <= 1e-11
+    ev, vecs = np.linalg.eigh(model.hessian(W, lam))
+    assert abs(ev[0]) <= 1e-8 * model.alpha and ev[1] > 0.1 * model.alpha
+    phi = vecs[:, 0].reshape(m, 3)
+    h = 1e-6 * lam
+    g_lam = (model.grad(W, lam + h) - model.grad(W, lam - h)) / (2 * h)
+    assert abs(np.sum(phi * g_lam)) > 1e-2 * np.linalg.norm(g_lam)
+    assert abs(abs(np.sum(phi * r.critical_vectors[0])) - 1.0) < 1e-6
+    folds = r.branch.folds
+    assert folds and folds[0].lam == lam and folds[0].index_before == 0 and folds[0].index_after == 1
+
+
+def test_fold_two_solutions_before_none_beyond(fold_m5):
+    """At a fold two branches meet: at lam_c - delta, Newton at fixed lam from the branch points on
+    either side of the fold converges to two distinct critical points near W_c, one a minimum
+    (index 0) and one with index 1 (dense count).  At lam_c + delta there is no critical point near
+    W_c: Newton from W_c and from W_c -+ (the distance of those two points) along phi does not
+    converge to a point within that distance."""
+    model = random_model(5, 1e-5)
+    r = fold_m5
+    br, lam_c, W_c = r.branch, r.lam_c, r.W_c
+    delta = 1e-4 * lam_c
+    i_f = int(np.argmax(br.s >= br.folds[0].s))  # first branch point past the fold
+    before = np.flatnonzero(np.arange(len(br)) < i_f)
+    after = np.flatnonzero(np.arange(len(br)) >= i_f)
+    sols = []
+    for side in (before, after):
+        j = side[np.argmin(np.abs(br.lams[side] - (lam_c - delta)))]
+        res = newton(model, br.W[j], lam_c - delta, tol=1e-12, maxiter=50)
+        assert res.converged
+        sols.append(res.W)
+    gap = np.linalg.norm(sols[0] - sols[1])
+    assert gap > 1e-6 and max(np.linalg.norm(S - W_c) for S in sols) < 10 * gap
+    idx = sorted(int(np.sum(np.linalg.eigvalsh(model.hessian(S, lam_c - delta)) < 0)) for S in sols)
+    assert idx == [0, 1]
+    phi = r.critical_vectors[0]
+    for start in (W_c, W_c + gap * phi, W_c - gap * phi):
+        res = newton(model, start, lam_c + delta, tol=1e-12, maxiter=50)
+        assert not res.converged or np.linalg.norm(res.W - W_c) > gap
+
+
+def test_fold_independent_of_step_size(fold_m5):
+    """The refined fold does not depend on the path taken to it: a run with 10x smaller steps and
+    the fold-pair guard off finds the same lam_fold (to 1e-11) and W_fold."""
+    fine = continue_branch(random_model(5, 1e-5), lam_max=0.03, dW_rtol=0.005, dip_rtol=0.0)
+    f = fine.folds[0]
+    assert abs(f.lam - fold_m5.lam_c) <= 1e-11
+    np.testing.assert_allclose(f.W, fold_m5.W_c, atol=1e-5)
+
+
+def test_fold_pair_inside_one_step_is_resolved():
+    """m = 10, alpha = 1e-4, a from seed 0: the branch has a tiny S-bend (two folds 7e-8 apart in lam)
+    that default steps would jump over.  The Hermite/eigenvalue guard finds the same first fold as a
+    brute-force run with 25x smaller steps and no guard, where the lowest eigenvalue is seen to go
+    negative on the branch points themselves."""
+    model = random_model(10, 1e-4)
+    coarse = continue_branch(model, lam_max=0.0095)
+    fine = continue_branch(model, lam_max=0.0095, dW_rtol=0.002, dip_rtol=0.0)
+    assert np.any(fine.lowest < 0)
+    assert coarse.folds and fine.folds
+    assert abs(coarse.folds[0].lam - fine.folds[0].lam) <= 1e-10
+
+
+def test_arclength_branch_geometry(fold_m5):
+    """Every point is critical; dlam/ds > 0 (lam increasing) up to the first fold and < 0 right after
+    it; the arclength increases; the recorded dlam/ds is the lam component of a unit tangent,
+    checked against finite differences of the branch points (|du|/ds -> 1, dlam/ds)."""
+    model = random_model(5, 1e-5)
+    br = fold_m5.branch
+    assert br.status.startswith("stopped after fold at lam=")
+    assert np.all(br.grad_norms <= 1e-10)
+    for i in (0, len(br) // 2, len(br) - 1):
+        assert np.linalg.norm(model.grad(br.W[i], br.lams[i])) <= 1e-10
+    assert np.all(np.diff(br.s) > 0)
+    k = int(np.argmax(br.dlam_ds < 0))
+    assert k > 0 and np.all(br.dlam_ds[:k] > 0) and np.all(np.diff(br.lams[:k]) > 0)
+    assert np.all(br.lams[k:] < fold_m5.lam_c)
+    U = np.concatenate([br.W.reshape(len(br), -1), br.lams[:, None]], axis=1)
+    du = np.linalg.norm(np.diff(U, axis=0), axis=1)
+    ds = np.diff(br.s)
+    small = ds < 0.02
+    np.testing.assert_allclose(du[small] / ds[small], 1.0, atol=1e-3)
+    mid = 0.5 * (br.dlam_ds[:-1] + br.dlam_ds[1:])
+    np.testing.assert_allclose((np.diff(br.lams) / ds)[small], mid[small], atol=2e-4)
+
+
+def test_lowest_eigenvalue_slope_matches_finite_difference():
+    """d lambda_min/ds = D^3L[phi,phi,t_W] + t_lam phi^T dH/dlam phi (the fold-pair guard's slope)
+    equals the central difference of the dense lowest eigenvalue along u + eps t."""
+    from nlpt.continuation import _arc_tangent, _lowest_slope
+
+    model = random_model(4, 1e-3)
+    W = critical_point(model)[1] + 0.1 * np.random.default_rng(3).standard_normal((4, 3))
+    lam = 0.3
+    ev = model.at(W, lam)
+    t = _arc_tangent(ev, np.append(np.zeros(12), 1.0))
+    eps = 1e-6
+    low = [np.linalg.eigvalsh(model.hessian(W + sg * eps * t[:12].reshape(4, 3), lam + sg * eps * t[12]))[0]
+           for sg in (1, -1)]
+    assert _lowest_slope(ev, t) == pytest.approx((low[0] - low[1]) / (2 * eps), rel=1e-5, abs=1e-10)
+
+
+@pytest.mark.parametrize("m, lam_readme", [(3, 0.005763), (5, 0.009746), (10, 0.02027), (20, 0.04466)])
+def test_symmetric_case_reproduces_readme_table(m, lam_readme):
+    """Uniform a, alpha = 1e-5: the measured lam* of the README table (measured with the earlier
+    natural-parameter continuation, an independent algorithm) is reproduced to its 4 digits, the
+    crossing stays a crossing (no fold: lam increases along the whole branch)."""
+    r = find_threshold(model_of(m, 1e-5))
+    assert r.status == "crossing"
+    assert float(f"{r.lam_star_measured:.4g}") == lam_readme
+    assert not r.branch.folds and np.all(np.diff(r.branch.lams) > 0)
 
 
 def test_newton_failure_is_reported_not_raised():
@@ -267,6 +387,8 @@ def test_deterministic():
         (dict(n_eigs=1000), "n_eigs"),
         (dict(W0=np.zeros((2, 2))), "W0"),
         (dict(bogus=1), "continuation_options"),
+        (dict(max_folds=0), "max_folds"),
+        (dict(dip_rtol=-1.0), "dip_rtol"),
     ],
 )
 def test_bad_input_raises(kwargs, match):

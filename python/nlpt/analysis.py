@@ -7,6 +7,18 @@ tangent) and follows the bifurcated branches a little way
 (:func:`nlpt.normal_form.switch_branches`).  :meth:`Analysis.to_dict` is the one JSON object that
 ``nlpt threshold --json`` prints and that the width sweep stores per case.
 
+**Folds.**  When the threshold is a fold (status ``"fold"``: non-uniform a, an imperfect
+bifurcation), the Lyapunov–Schmidt normal form of a crossing does not apply: ``normal_form`` is
+None, ``normal_form_error`` says "fold (saddle-node): normal form of a crossing not applicable",
+no branches are switched, and the saddle-node coefficients of the reduced equation
+``g(xi, mu) = g_mu mu + g_xx xi^2 / 2 + ...`` (xi along the kernel vector phi, mu = lam - lam_fold)
+are reported instead (``saddle_node``):
+``g_mu = <phi, d/dlam grad L>`` (nonzero: the fold is a genuine turning point, the bordered
+Jacobian is regular) and ``g_xx = D^3L[phi, phi, phi]`` (nonzero: quadratic fold).  Critical points
+exist near the fold only where ``-g_mu mu / g_xx >= 0``, i.e. for ``lam < lam_fold`` when
+``g_mu g_xx > 0`` (the branch turns back) and for ``lam > lam_fold`` otherwise; locally
+``lam - lam_fold ~ -(g_xx / (2 g_mu)) xi^2``.  Both are one O(n m d) product each.
+
 **Morse index across a crossing.**  If the k eigenvalues of the near-zero cluster cross zero
 transversally in the same direction — the k x k slope matrix
 ``S = Phi^T (dH/dlam) Phi + D^3L[Phi, Phi, t]`` is definite — and no other eigenvalue is near zero,
@@ -30,7 +42,9 @@ from .newton import newton
 from .spectral import DENSE_MAX, lowest_eigenpairs
 from .normal_form import NormalFormResult, normal_form, switch_branches
 
-__all__ = ["Analysis", "analyze"]
+__all__ = ["Analysis", "analyze", "saddle_node"]
+
+FOLD_NOTE = "fold (saddle-node): normal form of a crossing not applicable"
 
 
 @dataclass
@@ -38,7 +52,9 @@ class Analysis:
     """Threshold, normal form and bifurcated branches of one problem.
 
     ``normal_form`` is None and ``branches`` empty unless ``threshold.status == "crossing"``;
-    ``normal_form_error`` holds the reason when the normal form could not be computed.
+    ``normal_form_error`` holds the reason when the normal form could not be computed (or does not
+    apply: a fold).  ``saddle_node`` holds ``g_mu``, ``g_xx`` and the side of the fold on which
+    the branch lives when the threshold is a fold (module docstring).
     """
 
     threshold: ThresholdResult
@@ -46,6 +62,7 @@ class Analysis:
     branches: list = field(default_factory=list)
     normal_form_error: str | None = None
     local_morse: tuple | None = None
+    saddle_node: dict | None = None
 
     @property
     def status(self) -> str:
@@ -54,11 +71,13 @@ class Analysis:
     def handle(self) -> dict | None:
         """The Morse-index change at the crossing against the multiplicity (module docstring)."""
         t = self.threshold
-        if t.status != "crossing" or t.morse_before is None or t.morse_after is None:
+        if t.status not in ("crossing", "fold") or t.morse_before is None or t.morse_after is None:
             return None
         out = {"index_before": t.morse_before, "index_after": t.morse_after,
                "index_change": t.morse_after - t.morse_before, "multiplicity": t.multiplicity,
                "transversal": None}
+        if self.saddle_node is not None:  # a fold is transversal when g_mu != 0 and g_xx != 0
+            out["transversal"] = bool(self.saddle_node["nondegenerate"])
         if self.normal_form is not None:
             s = self.normal_form.slope_eigenvalues
             out["transversal"] = bool(np.all(s < 0) or np.all(s > 0))
@@ -73,6 +92,7 @@ class Analysis:
         out = self.threshold.to_dict()
         out["normal_form"] = None if self.normal_form is None else self.normal_form.to_dict()
         out["normal_form_error"] = self.normal_form_error
+        out["saddle_node"] = self.saddle_node
         out["bifurcated_branches"] = [b.to_dict() for b in self.branches]
         out["handle"] = self.handle()
         return out
@@ -81,6 +101,8 @@ class Analysis:
         t = self.threshold
         nf = self.normal_form
         desc = "none" if nf is None else f"{nf.classification}, rho={nf.rho:.3g}"
+        if self.saddle_node is not None:
+            desc = f"saddle-node, g_mu={self.saddle_node['g_mu']:.3g}, g_xx={self.saddle_node['g_xx']:.3g}"
         return (f"Analysis(status={t.status!r}, lam_star_pred={t.lam_star_pred}, "
                 f"lam_star_measured={t.lam_star_measured}, multiplicity={t.multiplicity}, "
                 f"morse={t.morse_before}->{t.morse_after}, normal_form={desc}, branches={len(self.branches)})")
@@ -118,6 +140,8 @@ def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_step
     if normal_form_options is not None and not isinstance(normal_form_options, dict):
         raise NLPTInputError(f"normal_form_options: expected a dict, got {type(normal_form_options).__name__}")
     thr = find_threshold(model, lam_max, tol=tol, **threshold_options)
+    if thr.status == "fold" and thr.critical_vectors is not None:
+        return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=saddle_node(model, thr))
     if thr.status != "crossing" or thr.critical_vectors is None:
         return Analysis(thr, None, [])
     try:
@@ -156,3 +180,29 @@ def _local_morse(model: Model, W_c, lam_c: float, nf: NormalFormResult):
             e = lowest_eigenpairs(ev, min(model.size - 2, nf.multiplicity + 8))[0]
         out.append(int(np.sum(e < -tol)))
     return out[0], out[1], delta
+
+
+def saddle_node(model: Model, thr: ThresholdResult) -> dict:
+    """Saddle-node coefficients at a fold (module docstring): ``g_mu = <phi, d/dlam grad L>``,
+    ``g_xx = D^3L[phi, phi, phi]`` at ``(W_c, lam_c)``, phi the lowest critical vector.
+
+    ``nondegenerate`` is True when both are nonzero against their scales (``|d/dlam grad|`` and
+    ``||D^3L[phi, phi, .]||``, relative 1e-8); ``branch_side`` is ``"lam < lam_fold"`` when
+    ``g_mu g_xx > 0`` (solutions of ``g_mu mu + g_xx xi^2 / 2 = 0`` need ``mu <= 0``), else
+    ``"lam > lam_fold"``; ``curvature = -g_xx / (2 g_mu)`` gives ``lam - lam_fold ~ curvature xi^2``.
+    """
+    phi = thr.critical_vectors[0]
+    ev = model.at(thr.W_c, thr.lam_c)
+    gl = ev.grad_lam()
+    g_mu = float(np.sum(phi * gl))
+    d3v = ev.d3_vec(phi, phi)
+    g_xx = float(np.sum(d3v * phi))
+    nondeg = abs(g_mu) > 1e-8 * float(np.linalg.norm(gl)) and abs(g_xx) > 1e-8 * float(np.linalg.norm(d3v))
+    return {
+        "lam_fold": float(thr.lam_c),
+        "g_mu": g_mu,
+        "g_xx": g_xx,
+        "curvature": -g_xx / (2.0 * g_mu) if g_mu != 0 else None,
+        "branch_side": "lam < lam_fold" if g_mu * g_xx > 0 else "lam > lam_fold",
+        "nondegenerate": bool(nondeg),
+    }
