@@ -120,6 +120,11 @@ def _threshold_text(model, r: dict) -> str:
         keys = [k for k in ("classification", "criticality", "g_xx", "g_xxx", "g_xmu", "rho") if k in nf]
         lines.append("  normal form                    " + ", ".join(
             f"{k}={nf[k]:.4g}" if isinstance(nf[k], float) else f"{k}={nf[k]}" for k in keys))
+    sn = r.get("saddle_node")
+    if sn:
+        keys = [k for k in ("g_mu", "g_xx", "curvature", "branch_side", "nondegenerate") if k in sn]
+        lines.append("  saddle-node (fold)             " + ", ".join(
+            f"{k}={sn[k]:.4g}" if isinstance(sn[k], float) else f"{k}={sn[k]}" for k in keys))
     for b in r.get("bifurcated_branches") or []:
         desc = ", ".join(f"{k}={b[k]}" for k in ("direction", "morse", "converged") if k in b)
         lines.append(f"  bifurcated branch              {desc}")

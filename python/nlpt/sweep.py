@@ -8,6 +8,7 @@ does not depend on ``jobs``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from .activations import get_activation
 from .analysis import analyze
 from .data import check_data, make_a
 from .model import Model
+from .spectral import DENSE_MAX
 
 __all__ = ["DEFAULT_WIDTHS", "DEFAULT_ALPHAS", "SweepCase", "SweepResult", "width_sweep"]
 
@@ -86,16 +88,24 @@ def _run_case(args):
     return SweepCase(m, alpha, res.to_dict(), lams, eigs, time.perf_counter() - t0)
 
 
+def _blas_limit(threads: int | None):
+    """A context limiting BLAS to ``threads`` threads (threadpoolctl), or a no-op context when
+    ``threads`` is None or threadpoolctl is not installed."""
+    if threads is not None:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            pass
+        else:
+            return threadpool_limits(limits=threads, user_api="blas")
+    return contextlib.nullcontext()
+
+
 def _single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per process, so that ``jobs`` processes do not
-    oversubscribe the cores (the cases are small, BLAS threading gains nothing there).
-    Uses threadpoolctl when it is installed; otherwise leaves BLAS as it is."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
+    oversubscribe the cores."""
     global _BLAS_LIMIT
-    _BLAS_LIMIT = threadpool_limits(limits=1, user_api="blas")
+    _BLAS_LIMIT = _blas_limit(1)
 
 
 _BLAS_LIMIT = None
@@ -133,11 +143,15 @@ def width_sweep(X, y, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activatio
     tasks = [(X, y, m, make_a(a, m, seed=seed), al, act, lam_max) for al in alphas for m in widths]
     bar = _progress(len(tasks), progress)
     cases = []
+    # Dense-regime cases are small matrix products where BLAS threads only contend (measured:
+    # several times slower on a loaded 2-core machine); matrix-free cases keep BLAS threading.
+    small = max(widths) * X.shape[1] <= DENSE_MAX
     if jobs == 1 or len(tasks) == 1:
-        for t in tasks:
-            cases.append(_run_case(t))
-            if bar is not None:
-                bar.update(1)
+        with _blas_limit(1 if small else None):
+            for t in tasks:
+                cases.append(_run_case(t))
+                if bar is not None:
+                    bar.update(1)
     else:
         with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), initializer=_single_threaded_blas) as pool:
             for case in pool.map(_run_case, tasks):
