@@ -13,11 +13,14 @@ Sections
      + 6 n m (u, T) + 3 m d; only the 4 n m d is counted, as for the matmul reference.
   3. Time to lambda_min(H) at a crossing-like point: W = W* (SPEC 3), lam = 0.5, alpha chosen so
      that the first-order prediction alpha + lam * mu_min(M)/m of SPEC 4 is ~0 (uniform a),
-     matrix-free (LOBPCG, nlpt default above DENSE_MAX) vs forming H + numpy.linalg.eigh (full)
-     and vs nlpt's dense path (H + LAPACK syevr for the lowest pair).
+     matrix-free (LOBPCG, nlpt default above DENSE_MAX, with its default preconditioner) vs the
+     same with the lam = 0 preconditioner "h0" (where it finishes in seconds) vs forming H +
+     numpy.linalg.eigh (full) and vs nlpt's dense path (H + LAPACK syevr for the lowest pair);
+     uniform a and random a = uniform(0.5, 1.5) entries.
   4. ``nlpt reproduce`` end to end (six widths, three alphas; no plots).
 
-Timings are the minimum over repeats (wall clock, time.perf_counter).  Peak memory per case is
+Timings are the minimum over repeats (wall clock, time.perf_counter; eigen-solves that take
+under 2 s are run three times, longer ones once).  Peak memory per case is
 ``tracemalloc`` peak of the Python/numpy heap during the case (numpy reports its buffers to
 tracemalloc; XLA's allocator is not traced, so JAX rows say n/a); the process-wide
 ``ru_maxrss`` is printed at the end.
@@ -55,8 +58,9 @@ def best_time(f, repeat=5, min_total=0.5):
     return min(ts)
 
 
-def traced(f):
-    """(result, seconds, tracemalloc peak MB) of one call."""
+def traced(f, repeat_below=2.0, repeat=3):
+    """(result, seconds, tracemalloc peak MB) of one call; calls that take less than
+    ``repeat_below`` seconds are repeated (untraced) and the minimum time is reported."""
     tracemalloc.start()
     tracemalloc.reset_peak()
     t0 = time.perf_counter()
@@ -64,6 +68,11 @@ def traced(f):
     t = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
+    if t < repeat_below:
+        for _ in range(repeat - 1):
+            t0 = time.perf_counter()
+            f()
+            t = min(t, time.perf_counter() - t0)
     return out, t, peak
 
 
@@ -80,6 +89,7 @@ def machine_info():
         pass
     print(f"cpu: {cpu}; os.cpu_count() = {os.cpu_count()}; affinity = {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}")
     print(f"python {platform.python_version()}, numpy {np.__version__}, nlpt {nlpt.__version__}")
+    print("load average (1, 5, 15 min) at start: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         print(f"{var} = {os.environ.get(var, '(unset)')}")
     try:
@@ -186,19 +196,26 @@ def crossing_model(n, d, m, seed=0, lam=0.5, uniform=True):
     return model, critical_point(model)[1], lam
 
 
-def section_lambda_min(cases, dense_max_P):
+def section_lambda_min(cases, dense_max_P, h0_max_P):
     print("\n== 3. time to lambda_min(H) at a crossing-like point (W*, lam = 0.5, alpha = lam |mu_min(M)| / m)")
-    hdr = f"{'a':>7} {'n':>5} {'d':>4} {'m':>7} {'P':>8} | {'matrix-free s':>13} {'HVPs':>5} {'lambda_min':>12} {'resid':>8} {'MB':>7} | {'eigh s':>8} {'ratio':>7} {'MB':>7} | {'syevr s':>8} {'ratio':>7} | {'|diff|':>8}"
+    print("   matrix-free = eigensolve(ev, 1, 'lobpcg') with its default preconditioner (pre); 'h0 s' = the same with")
+    print(f"   preconditioner='h0' (the lam = 0 operator, nlpt's previous default), run for P <= {h0_max_P}; ratios = other / matrix-free")
+    hdr = (
+        f"{'a':>7} {'n':>5} {'d':>4} {'m':>7} {'P':>8} | {'matrix-free s':>13} {'pre':>5} {'HVPs':>5} {'lambda_min':>12} {'resid':>8} {'MB':>7} | "
+        f"{'h0 s':>8} {'HVPs':>5} {'ratio':>7} | {'eigh s':>8} {'ratio':>7} {'MB':>7} | {'syevr s':>8} {'ratio':>7} | {'|diff|':>8}"
+    )
     print(hdr)
     print("-" * len(hdr))
     rows = []
     for uniform, n, d, m in cases:
         model, W, lam = crossing_model(n, d, m, uniform=uniform)
         P = model.size
-        ev = model.at(W, lam)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res, t_mf, mem_mf = traced(lambda: eigensolve(model.at(W, lam), 1, "lobpcg"))
+            h0 = None
+            if P <= h0_max_P:
+                h0, t_h0, _ = traced(lambda: eigensolve(model.at(W, lam), 1, "lobpcg", preconditioner="h0"))
         t_e = t_s = mem_e = None
         diff = None
         if P <= dense_max_P:
@@ -206,14 +223,15 @@ def section_lambda_min(cases, dense_max_P):
             rs, t_s, _ = traced(lambda: eigensolve(model.at(W, lam), 1, "dense"))
             diff = abs(vals[0] - res.values[0])
             del vals
-        rows.append(dict(P=P, uniform=uniform, t_mf=t_mf, t_e=t_e, t_s=t_s, conv=res.converged))
+        rows.append(dict(P=P, uniform=uniform, t_mf=t_mf, t_e=t_e, t_s=t_s, conv=res.converged, pre=res.preconditioner))
+        dash = "-"
         print(
-            f"{'uniform' if uniform else 'random':>7} {n:>5} {d:>4} {m:>7} {P:>8} | {t_mf:>13.3f} {res.products:>5} "
+            f"{'uniform' if uniform else 'random':>7} {n:>5} {d:>4} {m:>7} {P:>8} | {t_mf:>13.3f} {res.preconditioner or res.method:>5} {res.products:>5} "
             f"{res.values[0]:>12.4e} {res.residuals[0]:>8.1e} {mem_mf:>7.0f} | "
-            + (f"{t_e:>8.2f} {t_e / t_mf:>6.1f}x {mem_e:>7.0f} | {t_s:>8.2f} {t_s / t_mf:>6.1f}x | {diff:>8.1e}" if t_e is not None else f"{'-':>8} {'-':>7} {'-':>7} | {'-':>8} {'-':>7} | {'-':>8}")
+            + (f"{t_h0:>8.3f} {h0.products:>5} {t_h0 / t_mf:>6.1f}x | " if h0 is not None else f"{dash:>8} {dash:>5} {dash:>7} | ")
+            + (f"{t_e:>8.2f} {t_e / t_mf:>6.1f}x {mem_e:>7.0f} | {t_s:>8.2f} {t_s / t_mf:>6.1f}x | {diff:>8.1e}" if t_e is not None else f"{dash:>8} {dash:>7} {dash:>7} | {dash:>8} {dash:>7} | {dash:>8}")
             + ("" if res.converged else f"  NOT CONVERGED: {res.message}")
         )
-        del ev
     return rows
 
 
@@ -255,8 +273,12 @@ def main(argv=None):
     print(f"nlpt DENSE_MAX = {DENSE_MAX}; mode = {'quick' if args.quick else 'full'}")
     if args.quick:
         hvp_cases = [(200, 100, 3), (200, 2000, 3), (1000, 1000, 100)]
-        lm_cases = [(True, 200, 3, 300), (False, 200, 3, 300), (True, 200, 3, 1000), (False, 200, 3, 1000), (True, 200, 10, 300), (True, 200, 100, 1000), (True, 200, 100, 10000)]
+        lm_cases = [
+            (True, 200, 3, 300), (False, 200, 3, 300), (True, 200, 3, 1000), (False, 200, 3, 1000),
+            (True, 200, 10, 300), (True, 200, 100, 1000), (False, 200, 100, 1000), (True, 200, 100, 10000),
+        ]
         dense_max_P = 3000
+        h0_max_P = 3000
     else:
         hvp_cases = [(200, 100, 3), (200, 2000, 3), (1000, 1000, 100), (200, 10000, 50), (2000, 2000, 100), (1000, 5000, 200), (200, 10000, 500)]
         lm_cases = [
@@ -265,15 +287,18 @@ def main(argv=None):
             (True, 200, 3, 2000), (False, 200, 3, 2000),
             (True, 200, 50, 120), (False, 200, 50, 120),
             (True, 200, 100, 1000), (False, 200, 100, 1000),
-            (True, 200, 100, 10000),  # random a at P = 10^6: not run (P = 10^5 already takes minutes)
-            (True, 1000, 200, 5000),
+            (True, 200, 100, 10000),  # P = 10^6, d = 100: m d^2 > BLOCK_MEMORY -> h0 (random a there: not run, h0 is too slow)
+            (False, 200, 10, 100000), (False, 200, 3, 333334),  # P = 10^6 random a, block preconditioner
+            (True, 1000, 200, 5000),  # P = 10^6, n = 1000: n^2 P > BLOCK_FLOPS -> h0
         ]
         dense_max_P = 6000
+        h0_max_P = 6000
     section_hvp(hvp_cases)
-    section_lambda_min(lm_cases, dense_max_P)
+    section_lambda_min(lm_cases, dense_max_P, h0_max_P)
     if not args.skip_reproduce:
         section_reproduce(timeout=120 if args.quick else 900)
-    print(f"\nprocess peak RSS (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; total wall {time.perf_counter() - t_all:.0f} s")
+    print("\nload average (1, 5, 15 min) at end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
+    print(f"process peak RSS (ru_maxrss): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; total wall {time.perf_counter() - t_all:.0f} s")
 
 
 if __name__ == "__main__":

@@ -121,3 +121,48 @@ def test_bad_input():
         newton_step(model.at(np.zeros((4, 3)), 0.5), np.zeros((3, 4)))
     with pytest.raises(nlpt.NLPTInputError, match="^ev:"):
         newton_step(np.eye(3), np.zeros(3))
+
+
+@settings(max_examples=30, deadline=None)
+@given(problems(max_m=9, max_d=4, max_n=30), st.floats(0.0, 1.0), st.integers(0, 10**6), st.sampled_from(["block", "auto"]))
+def test_minres_step_block_preconditioner_equals_dense_solve(model, lam, seed, pre):
+    """The per-neuron preconditioner (and 'auto', which may switch to it) solves H dW = -g."""
+    ev = model.at(random_point(model, seed), lam)
+    H = ev.hessian()
+    eig = np.linalg.eigvalsh(H)
+    cond = np.max(np.abs(eig)) / np.min(np.abs(eig))
+    if cond > 1e6:
+        return
+    g = ev.grad()
+    exact = np.linalg.solve(H, -g.ravel()).reshape(model.m, model.d)
+    step, info, _ = minres_step(ev, g, rtol=1e-13, preconditioner=pre)
+    assert np.linalg.norm(H @ step.ravel() + g.ravel()) <= 1e-9 * max(1.0, cond) * np.linalg.norm(g)
+    assert np.linalg.norm(step - exact) <= 1e-8 * cond * max(np.linalg.norm(exact), 1e-300)
+
+
+def test_minres_auto_switches_to_block_on_clustered_spectrum():
+    """Random a near a crossing (clustered small eigenvalues of both signs): 40 iterations with
+    the lam = 0 preconditioner do not suffice; 'auto' continues with the block operator and still
+    solves H dW = -g (checked against the dense solve)."""
+    X, y = nlpt.default_data(60, 3)
+    m = 80
+    a = np.random.default_rng(1).uniform(0.5, 1.5, m)
+    model = nlpt.Model(X, y, m, a=a, alpha=1e-5)
+    ev = model.at(critical_point(model)[1] + random_point(model, 2, scale=0.01), 0.6)
+    g = ev.grad()
+    _, info_h0, its_h0 = minres_step(ev, g, rtol=1e-10, maxiter=40, preconditioner="h0")
+    assert info_h0 != 0 and its_h0 == 40  # the lam = 0 operator alone stalls here
+    step, info, its = minres_step(ev, g, rtol=1e-10)
+    assert info == 0 and its > 40
+    H = ev.hessian()
+    exact = np.linalg.solve(H, -g.ravel())
+    cond = np.linalg.cond(H)
+    assert np.linalg.norm(step.ravel() - exact) <= 1e-8 * cond * np.linalg.norm(exact)
+
+
+def test_minres_bad_preconditioner():
+    X, y = nlpt.default_data(20, 3)
+    model = nlpt.Model(X, y, 4)
+    ev = model.at(np.zeros((4, 3)), 0.5)
+    with pytest.raises(nlpt.NLPTInputError, match="^preconditioner:"):
+        minres_step(ev, ev.grad(), preconditioner="ilu")

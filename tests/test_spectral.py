@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import nlpt
 from nlpt.linear import critical_point
 from nlpt.spectral import (
     DENSE_MAX,
+    block_inverse,
     eigensolve,
     h0_inverse,
     h0_preconditioner,
@@ -238,6 +239,7 @@ def test_auto_above_dense_max_never_forms_H(monkeypatch):
         ({"tol": 0.0}, "tol"),
         ({"X0": np.ones((7, 1))}, "X0"),
         ({"X0": np.full((12, 1), np.nan)}, "X0"),
+        ({"preconditioner": "jacobi"}, "preconditioner"),
     ],
 )
 def test_bad_input(kwargs, name):
@@ -257,3 +259,147 @@ def test_bad_input_morse_and_ev():
         morse_index(model.at(np.zeros((4, 3)), 0.5), method="svd")
     with pytest.raises(nlpt.NLPTInputError, match="^ev:"):
         lowest_eigenpairs(np.eye(3))
+
+
+# -- the per-neuron block operator (non-uniform a) ------------------------------------------
+
+
+def _gauss_newton(ev):
+    """B^T B / n with B[i, (j, :)] = c_j s'_lam(z_ij) x_i^T, from the activation (SPEC 2)."""
+    model = ev.model
+    sig1 = model.activation.derivs(ev.Z, 1)[1]
+    s1 = (1.0 - ev.lam) + ev.lam * sig1  # s_lam' = (1 - lam) + lam sigma'
+    B = ((s1 * model.c)[:, :, None] * model.X[:, None, :]).reshape(model.n, model.size)
+    return B.T @ B / model.n
+
+
+@st.composite
+def nonuniform_points(draw, max_m=9, max_d=4, max_n=30):
+    """Non-uniform a (random, signed, with repeated or nearly repeated entries) at W* or at a
+    random W; repeated a_j at W* give exactly degenerate clusters (equal rows of W*)."""
+    m = draw(st.integers(2, max_m))
+    d = draw(st.integers(1, max_d))
+    n = draw(st.integers(2, max_n))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    kind = draw(st.sampled_from(["random", "signed", "repeated", "near"]))
+    if kind == "random":
+        a = rng.uniform(0.5, 1.5, m)
+    elif kind == "signed":
+        a = rng.uniform(0.2, 2.0, m) * rng.choice([-1.0, 1.0], m)
+    elif kind == "repeated":
+        a = rng.choice([0.6, 1.4], m)
+    else:
+        a = rng.choice([0.6, 1.4], m) + 1e-7 * rng.standard_normal(m)
+    X = rng.standard_normal((n, d))
+    y = np.tanh(2 * X @ rng.standard_normal(d)) + 0.1 * rng.standard_normal(n)
+    model = nlpt.Model(X, y, m, a=a, alpha=draw(st.floats(1e-4, 0.05)), activation=draw(st.sampled_from(["tanh", "sin", "erf", "silu2"])))
+    lam = draw(st.floats(0.0, 1.0))
+    W = critical_point(model)[1] if draw(st.booleans()) else random_point(model, draw(st.integers(0, 10**6)))
+    return model, model.at(W, lam)
+
+
+@settings(max_examples=40, deadline=None)
+@given(nonuniform_points())
+def test_block_inverse_is_the_exact_shifted_inverse(case):
+    """T = (H - sigma I)^{-1} exactly (Woodbury on H = A + B^T B/n); SPD below the lower bound,
+    which is a lower bound of the spectrum (B^T B/n is PSD: Weyl)."""
+    model, ev = case
+    P = model.size
+    H = ev.hessian()
+    T = block_inverse(ev)
+    # The blocks are H's diagonal blocks minus the Gauss-Newton part (SPEC 2), computed here
+    # from the activation directly.
+    A = H - _gauss_newton(ev)
+    A4 = A.reshape(model.m, model.d, model.m, model.d)
+    for j in range(model.m):
+        np.testing.assert_allclose(T.blocks[j], A4[j, :, j, :], atol=1e-10 * max(1.0, np.abs(H).max()))
+        A4[j, :, j, :] = 0.0
+    np.testing.assert_allclose(A, 0.0, atol=1e-10 * max(1.0, np.abs(H).max()))  # A is block diagonal
+    lam_H = np.linalg.eigvalsh(H)
+    assert T.lower <= lam_H[0] + 1e-12 * max(1.0, np.abs(lam_H).max())
+    assert T.sigma < T.lower
+    S = H - T.sigma * np.eye(P)
+    Tm = _dense_matrix(T, P)
+    # Woodbury's rounding error grows with ||(A - sigma)^{-1}|| / ||(H - sigma)^{-1}||
+    # = (lambda_min(H) - sigma) / (lower - sigma): the shift sits just below lower on purpose.
+    amp = (lam_H[0] - T.sigma) / (T.lower - T.sigma)
+    cond = np.linalg.cond(S) * amp
+    np.testing.assert_allclose(Tm, Tm.T, atol=1e-10 * cond * np.abs(Tm).max())
+    np.testing.assert_allclose(Tm @ S, np.eye(P), atol=1e-10 * cond)
+    if cond < 1e8:
+        assert np.linalg.eigvalsh(0.5 * (Tm + Tm.T))[0] > 0
+
+
+@settings(max_examples=20, deadline=None)
+@given(nonuniform_points(), st.floats(-2.0, 2.0))
+def test_block_inverse_at_any_shift(case, sigma):
+    """Any sigma outside the spectra of H and of the blocks: still the exact inverse (LU)."""
+    model, ev = case
+    P = model.size
+    H = ev.hessian()
+    S = H - sigma * np.eye(P)
+    eA = np.linalg.eigvalsh(block_inverse(ev).blocks)
+    gap = min(np.min(np.abs(np.linalg.eigvalsh(S))), np.min(np.abs(eA - sigma)))
+    if gap < 1e-6 * max(1.0, np.abs(H).max()):
+        return
+    Tm = _dense_matrix(block_inverse(ev, sigma), P)
+    np.testing.assert_allclose(Tm @ S, np.eye(P), atol=1e-8 * np.linalg.cond(S) * max(1.0, np.abs(eA - sigma).max() / gap))
+
+
+@settings(max_examples=40, deadline=None)
+@given(nonuniform_points(), st.integers(1, 4), st.sampled_from(["block", "h0"]))
+def test_matrix_free_equals_dense_nonuniform_a(case, k, pre):
+    """Non-uniform a, including exactly and nearly degenerate clusters: LOBPCG with either
+    preconditioner returns the dense eigenvalues and eigenspace."""
+    model, ev = case
+    k = min(k, (model.size - 1) // 5)
+    assume(k >= 1)
+    res = eigensolve(ev, k, "lobpcg", preconditioner=pre)
+    _check_against_dense(ev, res, k)
+
+
+def test_repeated_a_gives_degenerate_cluster_found_by_block():
+    """a takes two values, each on 6 neurons; at W* equal a_j give equal rows, so each group's
+    lowest eigenvalue is (at least) 5-fold (symmetry of the group).  A block of 5 must span
+    exactly that dense eigenspace."""
+    X, y = nlpt.default_data(40, 3, seed=2)
+    a = np.repeat([0.7, 1.3], 6)
+    model = nlpt.Model(X, y, 12, a=a, alpha=1e-3)
+    ev = model.at(critical_point(model)[1], 0.8)
+    lam = np.linalg.eigvalsh(ev.hessian())
+    assert abs(lam[4] - lam[0]) < 1e-10 * np.abs(lam).max() and lam[5] - lam[4] > 1e-8
+    res = eigensolve(ev, 5, "lobpcg", preconditioner="block")
+    assert res.preconditioner == "block"
+    _check_against_dense(ev, res, 5)
+
+
+def test_block_is_auto_above_dense_max_for_nonuniform_a(monkeypatch):
+    """Above DENSE_MAX with random a: 'auto' picks the block operator, never forms H, and its
+    lambda_min agrees with an independent Lanczos solve (no preconditioner)."""
+    m = DENSE_MAX // 3 + 5
+    X, y = nlpt.default_data(40, 3)
+    a = np.random.default_rng(0).uniform(0.5, 1.5, m)
+    model = nlpt.Model(X, y, m, a=a, alpha=1e-3)
+    ev = model.at(critical_point(model)[1], 0.5)
+
+    def boom(*_):
+        raise AssertionError("dense Hessian formed")
+
+    monkeypatch.setattr(nlpt.Evaluation, "hessian", boom)
+    monkeypatch.setattr(nlpt.Evaluation, "data_hessian", boom)
+    res = eigensolve(ev, 1)
+    assert res.method == "lobpcg" and res.preconditioner == "block" and res.converged
+    ref = eigensolve(ev, 1, "lanczos", tol=1e-12)
+    assert ref.converged
+    np.testing.assert_allclose(res.values, ref.values, atol=1e-9 * abs(ref.values[0]) + 1e-14)
+
+
+def test_block_warm_start():
+    """X0 = exact eigenvectors: the block-preconditioned solve stops at once."""
+    X, y = nlpt.default_data(50, 3)
+    model = nlpt.Model(X, y, 30, a=np.linspace(0.5, 1.5, 30), alpha=1e-3)
+    ev = model.at(random_point(model, 1), 0.7)
+    vals, U = np.linalg.eigh(ev.hessian())
+    res = eigensolve(ev, 2, "lobpcg", X0=U[:, :2], preconditioner="block")
+    assert res.converged and res.products <= 6
+    np.testing.assert_allclose(res.values, vals[:2], atol=1e-10)

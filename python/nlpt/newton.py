@@ -6,11 +6,15 @@ step solves ``H dW = -g`` with H = Hess L_lam(W), g = grad L_lam(W) (SPEC 2):
 * ``solver="dense"`` forms H (P x P, P = m d) and solves with LAPACK; near a bifurcation H is
   singular, and the solve falls back to a least-squares step.
 * ``solver="minres"`` runs MINRES on the Hessian-vector product (no P x P array), preconditioned
-  by the SPD operator ``T = (H_0 + (tau - alpha) I)^{-1}`` of the linear endpoint
+  first by the SPD operator ``T = (H_0 + (tau - alpha) I)^{-1}`` of the linear endpoint
   ``H_0 = (1/m^2)(a a^T) (x) Sigma + alpha I`` (SPEC 3; closed form and the choice of tau > 0,
-  which also covers alpha = 0, in :mod:`nlpt.spectral`).  MINRES needs an SPD preconditioner and
-  a symmetric, possibly indefinite H: both hold at saddles.  At singular H it returns the
-  minimal-residual step in the Krylov space.
+  which also covers alpha = 0, in :mod:`nlpt.spectral`).  When that has not converged after 40
+  iterations (clustered small eigenvalues of both signs, typical of non-uniform a near a
+  crossing), MINRES continues from its iterate with the per-neuron operator
+  ``(H - sigma I)^{-1}`` of :func:`nlpt.spectral.block_inverse` (SPD, sigma below
+  ``min(0, 2 min_j lambda_min(A_j))``), when its set-up fits the budgets there.  MINRES needs
+  an SPD preconditioner and a symmetric, possibly indefinite H: both hold at saddles.  At
+  singular H it returns the minimal-residual step in the Krylov space.
 * ``solver="auto"``: dense for P <= :data:`nlpt.spectral.DENSE_MAX`, MINRES above.
 
 The linear solve is inexact (Eisenstat-Walker style): relative residual
@@ -27,11 +31,12 @@ from scipy.sparse.linalg import LinearOperator, minres
 
 from ._validate import NLPTInputError, as_float, as_int
 from .model import Evaluation, Model
-from .spectral import DENSE_MAX, h0_preconditioner
+from .spectral import DENSE_MAX, BlockInverse, _block_affordable, h0_preconditioner
 
 __all__ = ["NewtonResult", "newton", "newton_step", "minres_step"]
 
 _SOLVERS = ("auto", "dense", "minres")
+_H0_FIRST = 40  # MINRES iterations with the lam = 0 preconditioner before switching to "block"
 
 
 @dataclass
@@ -58,9 +63,16 @@ def _solver(ev: Evaluation, solver) -> str:
     return solver
 
 
-def minres_step(ev: Evaluation, g: np.ndarray, rtol: float = 1e-10, maxiter: int | None = None, tau: float | None = None):
+def minres_step(
+    ev: Evaluation, g: np.ndarray, rtol: float = 1e-10, maxiter: int | None = None, tau: float | None = None, preconditioner: str = "auto"
+):
     """Solve ``H dW = -g`` matrix-free: preconditioned MINRES (see module docstring).
 
+    ``preconditioner``: ``"block"`` (the per-neuron operator ``(H - sigma I)^{-1}`` of
+    :func:`nlpt.spectral.block_inverse`, SPD with sigma just below ``min(0, 2 lower)``, lower =
+    min_j lambda_min(A_j) <= lambda_min(H), so that T H has its spectrum in [-1, 1)), ``"h0"`` (``(H_0 + (tau - alpha) I)^{-1}``) or ``"auto"``
+    (h0 when ``tau`` is given or the block set-up is beyond its budget; otherwise 40 MINRES
+    iterations with h0 and, if they do not reach ``rtol``, block from there on).
     Returns ``(dW (m, d), info, iterations)``; ``info`` is MINRES's (0 = converged to rtol).
     """
     mdl = ev.model
@@ -74,8 +86,24 @@ def minres_step(ev: Evaluation, g: np.ndarray, rtol: float = 1e-10, maxiter: int
         count[0] += 1
 
     op = LinearOperator((P, P), matvec=mv, rmatvec=mv, dtype=float)
-    T = h0_preconditioner(ev, tau)
-    step, info = minres(op, -np.ravel(g), M=T, rtol=rtol, maxiter=maxiter or 10 * P, callback=cb)
+    if preconditioner not in ("auto", "block", "h0"):
+        raise NLPTInputError(f"preconditioner: expected one of 'auto', 'block', 'h0', got {preconditioner!r}")
+    maxiter = maxiter or 10 * P
+    b = -np.ravel(g)
+    x0 = None
+    if preconditioner == "auto":
+        if tau is not None or not _block_affordable(mdl):
+            preconditioner = "h0"
+        else:
+            # The lam = 0 operator costs nothing to set up and suffices away from clustered
+            # small eigenvalues; the per-neuron operator (O(n^2 P) set-up) takes over when it
+            # stalls, continuing from its iterate.
+            step, info = minres(op, b, M=h0_preconditioner(ev), rtol=rtol, maxiter=min(maxiter, _H0_FIRST), callback=cb)
+            if info == 0 or maxiter <= _H0_FIRST:
+                return step.reshape(m, d), int(info), count[0]
+            preconditioner, x0 = "block", step
+    T = BlockInverse(ev, None, rule="solve") if preconditioner == "block" else h0_preconditioner(ev, tau)
+    step, info = minres(op, b, x0=x0, M=T, rtol=rtol, maxiter=maxiter, callback=cb)
     return step.reshape(m, d), int(info), count[0]
 
 

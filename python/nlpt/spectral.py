@@ -4,16 +4,34 @@ Two ways to the k lowest eigenpairs of ``H = Hess L_lam(W)`` (P = m d parameters
 
 * ``method="dense"`` forms H (a P x P array) and calls LAPACK ``syevr`` for the k lowest pairs.
 * ``method="lobpcg"`` (alias ``"matrix-free"``) runs LOBPCG on the Hessian-vector product of
-  SPEC 2 (O(n m d) per product, O(P k) memory; no P x P array), preconditioned by the exact
-  inverse of the shifted linear-endpoint Hessian (below).  ``method="lanczos"`` runs ARPACK's
-  Lanczos (``eigsh``) on the same product, without preconditioner; it is also the fallback when
-  LOBPCG stops short of the tolerance.
+  SPEC 2 (O(n m d) per product, O(P k) memory; no P x P array), preconditioned by one of two
+  symmetric positive definite operators (below).  ``method="lanczos"`` runs ARPACK's Lanczos
+  (``eigsh``) on the same product, without preconditioner; it is also the fallback when LOBPCG
+  stops short of the tolerance.
 * ``method="auto"`` is dense for P <= :data:`DENSE_MAX` and LOBPCG above.
 
-**Structure used.**  At lam = 0 (SPEC 3) ``H_0 = (1/m^2)(a a^T) (x) Sigma + alpha I``.  Writing
-``V = V_K + a_hat b^T`` with ``a_hat = a/|a|``, ``b = V^T a_hat`` and ``V_K`` in
-``K = {V : sum_j a_j v_j = 0}``, ``H_0`` acts as ``alpha`` on K and as
-``alpha I + (|a|^2/m^2) Sigma`` on ``b``; hence, for sigma outside the spectrum,
+**Preconditioner "block" (default when affordable).**  SPEC 2 splits the Hessian at the current
+point into per-neuron blocks plus the Gauss-Newton coupling of rank <= n,
+
+    H = A + B^T B / n,   A = blockdiag(A_j),   A_j = (1/n) sum_i r_i c_j s''(z_ij) x_i x_i^T + alpha I,
+
+with ``B[i, (j, :)] = c_j s'(z_ij) x_i^T``.  :func:`block_inverse` applies ``(H - sigma I)^{-1}``
+exactly by the Woodbury identity (m eigendecompositions of d x d blocks, one n x n Cholesky
+factor; set-up O(n^2 P + n m d^2 + m d^3), each application about one HVP).  Because B^T B is
+positive semidefinite, ``lower = min_j lambda_min(A_j)`` bounds the spectrum of H from below
+(Weyl), and for ``sigma < lower`` the operator is SPD.  The default sigma sits just below lower
+(``lower - max(1e-6 (median_j lambda_min(A_j) - lower), 1e-8 ||H_0||)``): a shift-and-invert
+preconditioner aimed at the lowest eigenvalues.  This is what non-uniform a needs: there the
+lowest eigenvalues come one per neuron (about ``alpha + c_j mu_min(M_j)``), tightly clustered,
+and the blocks A_j resolve them, where the lam = 0 operator below (a scalar on K) cannot.  It
+is used while ``n^2 P <= BLOCK_FLOPS`` (6e10) and ``m d^2 <= BLOCK_MEMORY`` (2^25 doubles)
+(``preconditioner="auto"``); beyond that (large n, or large d at large m), "h0".
+
+**Preconditioner "h0" (the lam = 0 structure).**  At lam = 0 (SPEC 3)
+``H_0 = (1/m^2)(a a^T) (x) Sigma + alpha I``.  Writing ``V = V_K + a_hat b^T`` with
+``a_hat = a/|a|``, ``b = V^T a_hat`` and ``V_K`` in ``K = {V : sum_j a_j v_j = 0}``, ``H_0`` acts
+as ``alpha`` on K and as ``alpha I + (|a|^2/m^2) Sigma`` on ``b``; hence, for sigma outside the
+spectrum,
 
     (H_0 - sigma I)^{-1} V = V_K / (alpha - sigma)
                              + a_hat [((alpha - sigma) I + (|a|^2/m^2) Sigma)^{-1} b]^T,
@@ -21,26 +39,25 @@ Two ways to the k lowest eigenpairs of ``H = Hess L_lam(W)`` (P = m d parameters
 applied in O(m d + d^2) from one eigendecomposition of Sigma (d x d, cached per model); see
 :func:`h0_inverse`.  The preconditioner is ``T = (H_0 + (tau - alpha) I)^{-1}``: symmetric
 positive definite for every tau > 0, equal to ``H_0^{-1}`` when tau = alpha.  The floor tau is
-``max(alpha, ||P_K H v||)`` over two seeded unit vectors v of K (the scale of H on K, so that the
-preconditioned spectrum is O(1) on K as well as on its complement; with alpha = 0 this is what
-keeps T finite), and never below ``1e-8 ||H_0||``.  The d stiff directions
-``span(a) (x) R^d`` (eigenvalues up to ``alpha + |a|^2 mu_max(Sigma)/m^2``) are what makes the
-unpreconditioned problem ill-conditioned; T removes them exactly at lam = 0 and approximately
-for moderate lam.  The lowest eigenvalues live in K at small lam (SPEC 4), so the default
-initial block is drawn from K (seeded, deterministic) with a 1% component outside K, so that no
+``max(alpha, ||P_K H v||)`` over two seeded unit vectors v of K (the scale of H on K), and never
+below ``1e-8 ||H_0||``.  It removes the d stiff directions ``span(a) (x) R^d`` exactly at
+lam = 0 and approximately for moderate lam, and costs nothing to set up; with uniform a the
+lowest cluster is exactly (m-1)-fold (S_m symmetry) and it suffices, with non-uniform a LOBPCG
+needs hundreds to thousands of products with it.
+
+**Start block.**  The lowest eigenvalues live in K at small lam (SPEC 4), so the default initial
+block is drawn from K (seeded, deterministic) with a 1% component outside K, so that no
 H-invariant subspace can trap it.  Along a continuation, pass the previous eigenvectors as
 ``X0`` (warm start).
 
 **Choice of DENSE_MAX = 1500.**  Measured with ``benchmarks/bench.py`` on 2 cores (table in
-``benchmarks/RESULTS.md``), time to lambda_min at crossing-like points, n = 200, d = 3:
-with uniform a the lowest cluster is exactly (m-1)-fold and LOBPCG needs ~10-60 products, so
-matrix-free wins from P ~ 300 on (10x at P = 900, 17-40x at P = 3000); with non-uniform a the
-lowest eigenvalues of H on K form a near-continuum (one per neuron), LOBPCG needs hundreds to
-thousands of products and LAPACK ``syevr`` stays faster up to P ~ 3000 and beyond.  1500 keeps
-every dense solve below ~0.5 s and 20 MB (beyond it, dense time grows like P^3 and memory like
-P^2), and the paper's widths (P <= 300) always on the robust dense path.  Above DENSE_MAX no
-P x P array is formed anywhere on the matrix-free path (spectra, Morse index, Newton's linear
-solve).
+``benchmarks/RESULTS.md``), time to lambda_min at crossing-like points, n = 200, d = 3: with the
+block preconditioner LOBPCG needs 4-16 products for uniform and for random a alike, and the
+matrix-free path is faster than LAPACK from P ~ 300 on.  1500 keeps every dense solve below
+~0.5 s and 20 MB (beyond it, dense time grows like P^3 and memory like P^2) and the paper's
+widths (P <= 300) on the dense path, which returns every eigenpair at once and has no
+convergence test to fail.  Above DENSE_MAX no P x P array is formed anywhere on the
+matrix-free path (spectra, Morse index, Newton's linear solve).
 
 **Tolerance.**  A pair (theta, x), |x| = 1, is converged when
 ``||H x - theta x|| <= tol * ||H_0||`` with ``||H_0|| = alpha + |a|^2 mu_max(Sigma)/m^2``; then
@@ -70,12 +87,17 @@ __all__ = [
     "h0_inverse",
     "h0_preconditioner",
     "kernel_block",
+    "block_inverse",
+    "BlockInverse",
+    "BLOCK_FLOPS",
+    "BLOCK_MEMORY",
 ]
 
 #: Above this many parameters P = m d, ``method="auto"`` is matrix-free (see module docstring).
 DENSE_MAX = 1500
 
 _METHODS = ("auto", "dense", "matrix-free", "lobpcg", "lanczos")
+_PRECONDITIONERS = ("auto", "block", "h0")
 
 
 @dataclass
@@ -95,6 +117,7 @@ class EigenResult:
     products: int
     tolerance: float
     message: str
+    preconditioner: str = ""
 
 
 # -- the lam = 0 structure ------------------------------------------------------------------
@@ -211,6 +234,148 @@ def h0_preconditioner(ev: Evaluation, tau: float | None = None) -> LinearOperato
     """The SPD preconditioner ``(H_0 + (tau - alpha) I)^{-1}`` (tau > 0; default: see module doc)."""
     tau = _floor(ev) if tau is None else as_float("tau", tau, minimum=0.0, strict=True)
     return _as_operator(ev.model, tau)
+
+
+# -- the per-neuron block structure at the current point ------------------------------------
+
+#: Budgets of :func:`block_inverse` under ``preconditioner="auto"``: the n x n capacitance
+#: costs n^2 P flops to form, the per-neuron eigenvectors m d^2 doubles to keep.
+BLOCK_FLOPS = 6e10
+BLOCK_MEMORY = 2**25
+_DELTA = 1e-6
+
+
+class BlockInverse(LinearOperator):
+    """``(H - sigma I)^{-1}`` from the splitting ``H = A + B^T B / n`` (see :func:`block_inverse`).
+
+    Attributes: ``sigma`` (the shift), ``lower`` (= min_j lambda_min(A_j), a lower bound of the
+    spectrum of H), ``blocks`` (m, d, d) the A_j.
+    """
+
+    def __init__(self, ev: Evaluation, sigma: float | None, rule: str = "eig"):
+        mdl = ev.model
+        X, n, m, d = mdl.X, mdl.n, mdl.m, mdl.d
+        P = m * d
+        super().__init__(float, (P, P))
+        self.ev = ev
+        # A_j = (1/n) sum_i r_i c_j s''_ij x_i x_i^T + alpha I, all j in one product with the
+        # (n, d^2) array of the x_i x_i^T.
+        XX = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
+        A = (ev.RCS2.T @ XX).reshape(m, d, d)
+        A /= n
+        A[:, np.arange(d), np.arange(d)] += mdl.alpha
+        self.blocks = A
+        e, Q = np.linalg.eigh(A)
+        self.lower = float(e[:, 0].min())
+        top = _h0_norm(mdl)
+        if sigma is None:
+            if rule == "eig":
+                # Just below the lowest block eigenvalue: the lowest eigenvalues of H sit
+                # between lower and the next block eigenvalues, so (lambda_1 - sigma) /
+                # (lambda_2 - sigma) is small and inverse iteration converges fast.
+                spread = float(np.median(e[:, 0])) - self.lower
+                delta = max(_DELTA * spread, 1e-8 * top, 1e-300)
+                sigma = self.lower - delta
+            else:
+                # Linear solves: with lower < 0, sigma = 2 lower maps the spectrum of T H,
+                # lambda / (lambda - sigma), into [-1, 1); with lower > 0, sigma ~ 0 and T ~ H^{-1}.
+                sigma = min(0.0, 2.0 * self.lower) - max(1e-10 * top, 1e-300)
+        self.sigma = float(sigma)
+        g = e - self.sigma
+        if np.any(g == 0.0):
+            raise NLPTInputError(f"sigma: expected a number outside the spectra of the blocks A_j, got {sigma!r}")
+        self._Q, self._g = Q, 1.0 / g
+        self._spd = self.sigma < self.lower
+        C = n * np.eye(n)
+        CS1 = ev.CS1
+        ch = max(1, (1 << 22) // (n * d))
+        for s in range(0, m, ch):
+            c = min(ch, m - s)
+            # F = [c_j s'_ij X Q_j |g_j|^{1/2}] (n, c d): C = n I + F diag(sign g) F^T.
+            F = X @ Q[s : s + c].transpose(1, 0, 2).reshape(d, c * d)
+            F *= np.sqrt(np.abs(self._g[s : s + c])).reshape(1, c * d)
+            F3 = F.reshape(n, c, d)
+            F3 *= CS1[:, s : s + c, None]
+            C += F @ F.T if self._spd else (F * np.sign(self._g[s : s + c]).reshape(1, c * d)) @ F.T
+        self._fac = scipy.linalg.cho_factor(C) if self._spd else scipy.linalg.lu_factor(C)
+
+    def _ainv(self, V: np.ndarray) -> np.ndarray:
+        """(A - sigma I)^{-1} on a batch (k, m, d), block by block."""
+        t = np.einsum("kma,mab->kmb", V, self._Q)  # coordinates in each eigenbasis Q_j
+        t *= self._g
+        return np.einsum("kmb,mab->kma", t, self._Q)
+
+    def apply(self, V: np.ndarray) -> np.ndarray:
+        """Woodbury: Y - (A - sigma)^{-1} B^T C^{-1} B Y with Y = (A - sigma)^{-1} V."""
+        ev = self.ev
+        X, CS1 = ev.model.X, ev.CS1
+        n, m, d = ev.model.n, ev.model.m, ev.model.d
+        Y = self._ainv(V)
+        k = Y.shape[0]
+        # B y: u_i = sum_j c_j s'_ij (y_j . x_i) = sum_a x_ia (CS1 Y[:, a])_i, one (n, m) x (m, k d)
+        # product for the whole batch (no n x m temporaries).
+        U = CS1 @ Y.transpose(1, 0, 2).reshape(m, k * d)
+        u = np.einsum("ikd,id->ik", U.reshape(n, k, d), X)
+        w = scipy.linalg.cho_solve(self._fac, u) if self._spd else scipy.linalg.lu_solve(self._fac, u)
+        # B^T w: (B^T w)_j = sum_i c_j s'_ij w_i x_i = (CS1^T [w x])_j.
+        Z = CS1.T @ (w[:, :, None] * X[:, None, :]).reshape(n, k * d)
+        return Y - self._ainv(np.ascontiguousarray(Z.reshape(m, k, d).transpose(1, 0, 2)))
+
+    def _matvec(self, x):
+        m, d = self.ev.model.m, self.ev.model.d
+        return self.apply(np.reshape(np.asarray(x, dtype=float), (1, m, d))).ravel()
+
+    def _matmat(self, Xs):
+        m, d = self.ev.model.m, self.ev.model.d
+        Xs = np.asarray(Xs, dtype=float)
+        k = Xs.shape[1]
+        return self.apply(np.ascontiguousarray(Xs.T).reshape(k, m, d)).reshape(k, m * d).T
+
+    def _rmatvec(self, x):
+        return self._matvec(x)
+
+    def _adjoint(self):
+        return self
+
+
+def block_inverse(ev: Evaluation, sigma: float | None = None) -> BlockInverse:
+    """``(H - sigma I)^{-1}`` at the current point, exactly, in O(n^2 P + n m d^2 + m d^3).
+
+    SPEC 2 splits the Hessian into the per-neuron blocks and the rank <= n Gauss-Newton part:
+
+        H = A + B^T B / n,   A = blockdiag(A_j),
+        A_j = (1/n) sum_i r_i c_j s''(z_ij) x_i x_i^T + alpha I,   B[i, (j, :)] = c_j s'(z_ij) x_i^T.
+
+    With ``A_j - sigma I = Q_j diag(e_j - sigma) Q_j^T`` (m eigendecompositions of d x d blocks)
+    the Woodbury identity gives
+
+        (H - sigma I)^{-1} = (A - sigma)^{-1} - (A - sigma)^{-1} B^T C^{-1} B (A - sigma)^{-1},
+        C = n I_n + B (A - sigma)^{-1} B^T   (n x n),
+
+    applied in O(n m d + m d^2 + n^2) per vector (about one Hessian-vector product).  Since
+    B^T B is positive semidefinite, ``lower = min_j lambda_min(A_j) <= lambda_min(H)``; for
+    ``sigma < lower`` both A - sigma and C are positive definite (Cholesky), and the operator is
+    symmetric positive definite.  Default sigma: just below ``lower`` (``lower - max(1e-6
+    (median_j lambda_min(A_j) - lower), 1e-8 ||H_0||)``), which makes it a shift-and-invert
+    preconditioner aimed at the lowest eigenvalues: with non-uniform a these come one per
+    neuron, tightly clustered, and the blocks A_j separate them where the lam = 0 operator (a
+    scalar on K) cannot.  A sigma at or above ``lower`` is allowed (LU instead of Cholesky) but
+    then the operator may be indefinite.
+
+    Accuracy: the Woodbury form cancels terms of size ``||(A - sigma)^{-1}||``, so its relative
+    rounding error is about ``eps cond(H - sigma) (lambda_min(H) - sigma) / (lower - sigma)``;
+    with the default sigma that can reach ~1e-6 relative, which is harmless for a
+    preconditioner (the Rayleigh-Ritz values and residuals are computed with H itself).
+    """
+    ev = _check_ev(ev)
+    if sigma is not None:
+        sigma = as_float("sigma", sigma)
+    return BlockInverse(ev, sigma)
+
+
+def _block_affordable(model: Model) -> bool:
+    n, m, d = model.n, model.m, model.d
+    return float(n) * n * m * d <= BLOCK_FLOPS and m * d * d <= BLOCK_MEMORY
 
 
 # -- eigensolvers ---------------------------------------------------------------------------
@@ -331,7 +496,9 @@ def _lanczos(ev, k, v0, tol_abs, maxiter, op=None, note="") -> EigenResult:
     return _finish(op, vals, vecs, k, tol_abs, "lanczos", note)
 
 
-def eigensolve(ev: Evaluation, k: int = 1, method: str = "auto", X0=None, tol: float = 1e-10, *, maxiter: int | None = None, seed: int = 0) -> EigenResult:
+def eigensolve(
+    ev: Evaluation, k: int = 1, method: str = "auto", X0=None, tol: float = 1e-10, *, maxiter: int | None = None, seed: int = 0, preconditioner: str = "auto"
+) -> EigenResult:
     """The k lowest eigenpairs of H = Hess L_lam(W) at ``ev``, with residuals and status.
 
     Parameters
@@ -349,6 +516,11 @@ def eigensolve(ev: Evaluation, k: int = 1, method: str = "auto", X0=None, tol: f
         LOBPCG iterations (default 400) / Lanczos restarts (default 50 P).
     seed : int
         Seed of the default start block.
+    preconditioner : ``"auto"`` | ``"block"`` | ``"h0"``
+        LOBPCG's preconditioner: the per-neuron shift-and-invert operator
+        :func:`block_inverse` (``"block"``) or the lam = 0 operator :func:`h0_preconditioner`
+        (``"h0"``).  ``"auto"``: block while its set-up fits the budgets
+        (n^2 m d <= :data:`BLOCK_FLOPS`, m d^2 <= :data:`BLOCK_MEMORY`), else h0.
 
     LOBPCG that stops short of ``tol`` is followed by Lanczos started from its best vector; the
     result says which method produced it and whether it converged (it never raises for that).
@@ -363,6 +535,8 @@ def eigensolve(ev: Evaluation, k: int = 1, method: str = "auto", X0=None, tol: f
     maxiter = None if maxiter is None else as_int("maxiter", maxiter)
     seed = as_int("seed", seed, minimum=0)
     X0 = _check_X0(X0, P)
+    if not isinstance(preconditioner, str) or preconditioner not in _PRECONDITIONERS:
+        raise NLPTInputError(f"preconditioner: expected one of {', '.join(repr(x) for x in _PRECONDITIONERS)}, got {preconditioner!r}")
     tol_abs = tol * max(_h0_norm(ev.model), np.finfo(float).tiny)
     if meth != "dense" and P < 5 * k + 1 and P > DENSE_MAX:
         meth = "lanczos"  # a block this wide relative to P is beyond LOBPCG; never form H here
@@ -377,14 +551,18 @@ def eigensolve(ev: Evaluation, k: int = 1, method: str = "auto", X0=None, tol: f
         if k >= P:
             raise NLPTInputError(f"k: expected fewer than m d = {P} eigenpairs for Lanczos, got {k}")
         return _lanczos(ev, k, B[:, 0], tol_abs, maxiter or 50 * P, op)
-    T = h0_preconditioner(ev)
+    pre = preconditioner
+    if pre == "auto":
+        pre = "block" if _block_affordable(ev.model) else "h0"
+    T = block_inverse(ev) if pre == "block" else h0_preconditioner(ev)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # non-convergence is checked below
         vals, vecs = lobpcg(op.operator(), B, M=T, tol=tol_abs, maxiter=maxiter or 400, largest=False, restartControl=20)
     res = _finish(op, vals, vecs, k, tol_abs, "lobpcg")
+    res.preconditioner = pre
     if res.converged:
         return res
-    retry = _lanczos(ev, k, res.vectors[:, 0], tol_abs, 50 * P, op, note=f"LOBPCG stopped at residual {res.residuals.max():.2e}")
+    retry = _lanczos(ev, k, res.vectors[:, 0], tol_abs, 50 * P, op, note=f"LOBPCG ({pre}) stopped at residual {res.residuals.max():.2e}")
     if retry.converged or np.nanmax(retry.residuals) < np.max(res.residuals):
         return retry
     res.message += f"; Lanczos fallback did not improve ({retry.message})"
