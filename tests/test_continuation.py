@@ -36,7 +36,7 @@ def crossing_m5():
 def symmetric_branch(model, lams):
     """w(lam) of the S_m-symmetric branch W = 1 w^T via fsolve on the d-dim gradient, tracked from
     v*/a_1 along a fine grid of lam (independent of the package's Newton and step control)."""
-    m, d = model.m, model.d
+    m = model.m
     w = critical_point(model)[0]
 
     def g(w, lam):

@@ -15,21 +15,31 @@ from nlpt.spectral import DENSE_MAX
 from conftest import problems, random_point
 
 
-@settings(max_examples=40, deadline=None)
-@given(problems(max_m=10, max_d=5, max_n=30, allow_zero_a=True), st.floats(0.0, 1.0), st.integers(0, 10**6))
-def test_minres_step_equals_dense_solve(model, lam, seed):
-    """Away from singular H, the MINRES step solves H dW = -g to the accuracy cond(H) allows."""
+def _minres_against_dense(model, lam, seed, **kw):
+    """MINRES step vs the dense solve of H dW = -g at a random point, to the accuracy cond(H)
+    allows; returns (ev, g, exact, cond), or None where H is too ill-conditioned to compare."""
     ev = model.at(random_point(model, seed), lam)
     H = ev.hessian()
     eig = np.linalg.eigvalsh(H)
     cond = np.max(np.abs(eig)) / np.min(np.abs(eig))
     if cond > 1e6:
-        return
+        return None
     g = ev.grad()
     exact = np.linalg.solve(H, -g.ravel()).reshape(model.m, model.d)
-    step, info, _ = minres_step(ev, g, rtol=1e-13)
+    step, info, _ = minres_step(ev, g, rtol=1e-13, **kw)
     assert np.linalg.norm(H @ step.ravel() + g.ravel()) <= 1e-9 * max(1.0, cond) * np.linalg.norm(g)
     assert np.linalg.norm(step - exact) <= 1e-8 * cond * max(np.linalg.norm(exact), 1e-300)
+    return ev, g, exact, cond
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(max_m=10, max_d=5, max_n=30, allow_zero_a=True), st.floats(0.0, 1.0), st.integers(0, 10**6))
+def test_minres_step_equals_dense_solve(model, lam, seed):
+    """Away from singular H, the MINRES step solves H dW = -g to the accuracy cond(H) allows."""
+    out = _minres_against_dense(model, lam, seed)
+    if out is None:
+        return
+    ev, g, exact, cond = out
     dense = newton_step(ev, g, solver="dense")
     np.testing.assert_allclose(dense, exact, atol=1e-10 * cond * np.linalg.norm(exact))
 
@@ -127,17 +137,7 @@ def test_bad_input():
 @given(problems(max_m=9, max_d=4, max_n=30), st.floats(0.0, 1.0), st.integers(0, 10**6), st.sampled_from(["block", "auto"]))
 def test_minres_step_block_preconditioner_equals_dense_solve(model, lam, seed, pre):
     """The per-neuron preconditioner (and 'auto', which may switch to it) solves H dW = -g."""
-    ev = model.at(random_point(model, seed), lam)
-    H = ev.hessian()
-    eig = np.linalg.eigvalsh(H)
-    cond = np.max(np.abs(eig)) / np.min(np.abs(eig))
-    if cond > 1e6:
-        return
-    g = ev.grad()
-    exact = np.linalg.solve(H, -g.ravel()).reshape(model.m, model.d)
-    step, info, _ = minres_step(ev, g, rtol=1e-13, preconditioner=pre)
-    assert np.linalg.norm(H @ step.ravel() + g.ravel()) <= 1e-9 * max(1.0, cond) * np.linalg.norm(g)
-    assert np.linalg.norm(step - exact) <= 1e-8 * cond * max(np.linalg.norm(exact), 1e-300)
+    _minres_against_dense(model, lam, seed, preconditioner=pre)
 
 
 def test_minres_auto_switches_to_block_on_clustered_spectrum():

@@ -16,8 +16,6 @@ import argparse
 import json
 import sys
 
-import numpy as np
-
 from . import __version__
 from ._validate import NLPTInputError
 from .activations import ACTIVATIONS
@@ -82,7 +80,7 @@ def cmd_spectrum(args) -> int:
     print(f"nlpt spectrum  m={model.m} d={model.d} n={model.n} alpha={model.alpha:g} a={args.a}")
     print("Hessian at the linear endpoint lam = 0 (independent of W and of the activation)")
     print(f"  kernel dimension, numeric     {le.kernel_dim:>8d}   proven m d - rank(Sigma) = {le.kernel_dim_theory}"
-          + (f" = (m-1) d" if le.kernel_dim_theory == (model.m - 1) * model.d else ""))
+          + (" = (m-1) d" if le.kernel_dim_theory == (model.m - 1) * model.d else ""))
     print(f"  lambda_min(H_0), numeric      {le.lambda_min:>12.6e}   alpha = {model.alpha:.6e}")
     print(f"  |grad L_0(W*)|                {le.grad_norm_at_W_star:>12.3e}")
     print("  top eigenvalues   numeric         closed form alpha + |a|^2/m^2 mu_k(Sigma)")
@@ -108,7 +106,7 @@ def _threshold_text(model, r: dict) -> str:
         f"  measured / predicted           {_fmt(r.get('ratio'))}",
         f"  imperfection eta               {_fmt(r.get('eta'))}",
         f"  near-zero multiplicity         {_fmt(r.get('multiplicity'))}",
-        f"  Morse index before -> after    "
+        "  Morse index before -> after    "
         + ("none" if r.get("morse_before") is None else f"{r['morse_before']} -> {r['morse_after']}"),
     ]
     pts = r.get("special_points") or []

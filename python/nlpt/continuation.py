@@ -989,13 +989,8 @@ def find_threshold(
             f"continuation failed while refining the crossing in [{lam_a:.6g}, {lam_b:.6g}]: {exc}; {pred_text}{eta_text}",
         )
 
-    ev = model.at(W_c, lam_c)
-    vals, vecs, _ = _spectrum(ev, k, MORSE_TOL)
-    zero_tol = zero_rtol * model.alpha + abs(float(vals[0]))
-    near = np.abs(vals) <= zero_tol
-    near[0] = True
-    mult = int(np.sum(near))
-    Phi = vecs[:, near]
+    ev, Phi, zero_tol, _ = _near_zero_cluster(model, W_c, lam_c, k, zero_rtol)
+    mult = Phi.shape[1]
     crit = Phi.T.reshape(mult, model.m, model.d)
     tangent = _deflated_tangent(ev, Phi)
     ratio = lam_c / pred if pred is not None else None
@@ -1022,6 +1017,17 @@ def find_threshold(
     )
 
 
+def _near_zero_cluster(model, W_c, lam_c: float, k: int, zero_rtol: float):
+    """(evaluation, orthonormal eigenvectors (P x mult), tolerance, lambda_min) of the near-zero
+    cluster at a critical point: eigenvalues with |lambda| <= zero_rtol * alpha + |lambda_min|."""
+    ev = model.at(W_c, lam_c)
+    vals, vecs, _ = _spectrum(ev, k, MORSE_TOL)
+    zero_tol = zero_rtol * model.alpha + abs(float(vals[0]))
+    near = np.abs(vals) <= zero_tol
+    near[0] = True
+    return ev, vecs[:, near], zero_tol, float(vals[0])
+
+
 def _fold_at(branch: Branch, i: int):
     """The fold special point that brackets the sign change of the lowest eigenvalue between
     branch points i and i+1 (one point of slack either side: both sign changes happen at the same
@@ -1046,16 +1052,10 @@ def _fold_result(model, branch, i, fold, k, zero_rtol, base, pred, pred_text, et
             f"{pred_text}",
         )
     lam_c, W_c = float(fold.lam), fold.W
-    ev = model.at(W_c, lam_c)
-    vals, vecs, _ = _spectrum(ev, k, MORSE_TOL)
-    zero_tol = zero_rtol * model.alpha + abs(float(vals[0]))
-    near = np.abs(vals) <= zero_tol
-    near[0] = True
-    mult = int(np.sum(near))
-    Phi = vecs[:, near]
+    ev, Phi, zero_tol, lowest = _near_zero_cluster(model, W_c, lam_c, k, zero_rtol)
+    mult = Phi.shape[1]
     crit = Phi.T.reshape(mult, model.m, model.d)
     P = model.size
-    u_i = np.append(branch.W[i].ravel(), branch.lams[i])
     t_i = _arc_tangent(model.at(branch.W[i], float(branch.lams[i])), np.append(np.zeros(P), 1.0))
     # Orient the tangent at point i like the branch (lam increasing before the first fold).
     if t_i[-1] < 0:
@@ -1074,7 +1074,7 @@ def _fold_result(model, branch, i, fold, k, zero_rtol, base, pred, pred_text, et
     msg = (
         f"fold at lam* = {lam_c:.8g}: the bifurcation is imperfect (eta = {eta:.2e} nonzero), so the "
         f"critical branch does not cross the softening but turns back at lam_fold = {lam_c:.8g} "
-        f"(a saddle-node: one Hessian eigenvalue, lowest {float(vals[0]):.2e}, passes through 0 there, "
+        f"(a saddle-node: one Hessian eigenvalue, lowest {lowest:.2e}, passes through 0 there, "
         f"near-zero multiplicity {mult}, Morse index {mb} -> {ma} across the fold); {cmp}"
     )
     return ThresholdResult(
