@@ -196,7 +196,7 @@ def cmd_verify(args) -> int:
     if args.json:
         print_json({"status": res.status, "reason": res.reason, "axioms": getattr(res, "axioms", None)})
     else:
-        print(f"formal layer: {res.status}" + (f" ({res.reason})" if res.reason else ""))
+        print(res.reason if res.reason else f"formal layer: {res.status}")
         if res.status == "failed" and res.output:
             print(res.output)
     return 1 if res.status == "failed" else 0

@@ -298,7 +298,11 @@ def verify(root: str | Path | None = None, timeout: float = 1800.0) -> VerifyRes
     """
     base = Path(root) if root is not None else find_lean_root()
     if base is None or not (base / "lakefile.lean").is_file():
-        return VerifyResult("not built here", "formal layer not built here: no lakefile.lean")
+        return VerifyResult(
+            "not built here",
+            "formal layer not built here: no lakefile.lean beside this installation "
+            "(install from a clone with `pip install -e .`, or run `lake build` in the clone)",
+        )
     lake = shutil.which("lake")
     if lake is None:
         return VerifyResult("not built here", "formal layer not built here: lake not found")
