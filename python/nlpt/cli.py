@@ -132,9 +132,12 @@ def _threshold_text(model, r: dict) -> str:
 
 def cmd_threshold(args) -> int:
     from .analysis import analyze
+    from .spectral import DENSE_MAX
+    from .sweep import blas_limit
 
     model = _model(args)
-    result = analyze(model, lam_max=args.lam_max).to_dict()
+    with blas_limit(1 if model.size <= DENSE_MAX else None):
+        result = analyze(model, lam_max=args.lam_max).to_dict()
     if args.json:
         print_json(result)
     else:

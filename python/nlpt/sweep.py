@@ -88,7 +88,7 @@ def _run_case(args):
     return SweepCase(m, alpha, res.to_dict(), lams, eigs, time.perf_counter() - t0)
 
 
-def _blas_limit(threads: int | None):
+def blas_limit(threads: int | None):
     """A context limiting BLAS to ``threads`` threads (threadpoolctl), or a no-op context when
     ``threads`` is None or threadpoolctl is not installed."""
     if threads is not None:
@@ -105,7 +105,7 @@ def _single_threaded_blas() -> None:
     """Worker initializer: one BLAS thread per process, so that ``jobs`` processes do not
     oversubscribe the cores."""
     global _BLAS_LIMIT
-    _BLAS_LIMIT = _blas_limit(1)
+    _BLAS_LIMIT = blas_limit(1)
 
 
 _BLAS_LIMIT = None
@@ -147,7 +147,7 @@ def width_sweep(X, y, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activatio
     # several times slower on a loaded 2-core machine); matrix-free cases keep BLAS threading.
     small = max(widths) * X.shape[1] <= DENSE_MAX
     if jobs == 1 or len(tasks) == 1:
-        with _blas_limit(1 if small else None):
+        with blas_limit(1 if small else None):
             for t in tasks:
                 cases.append(_run_case(t))
                 if bar is not None:
