@@ -18,6 +18,8 @@ standard axioms (`propext`, `Classical.choice`, `Quot.sound`) or none at all.
 #print axioms NLPT.ker_equiv_fin_pred
 #print axioms NLPT.ker_equiv_fin_pred_rat
 #print axioms NLPT.applyT_surjective_rat
+#print axioms NLPT.ker_equiv_flat
+#print axioms NLPT.ker_equiv_flat_rat
 
 -- GaussNewton
 #print axioms NLPT.gaussNewton_eq_zero_iff

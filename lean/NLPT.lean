@@ -1,4 +1,5 @@
 import NLPT.Algebra
+import NLPT.FinProd
 import NLPT.KernelDim
 import NLPT.GaussNewton
 import NLPT.Floor
@@ -14,8 +15,10 @@ SPEC (section 6), proved over an abstract field (ordered where signs matter) and
 for `Rat`. Lean core only.
 
 * `NLPT.Algebra` — field and ordered-field classes, `Rat` instances, finite sums, forms;
+* `NLPT.FinProd` — the index equivalence `Fin a × Fin b ≃ Fin (a * b)` and the induced linear
+  isomorphism `flatten : (Fin a → Fin b → K) → (Fin (a * b) → K)`;
 * `NLPT.KernelDim` — `T_a` is onto and its kernel is linearly isomorphic to
-  `Fin (m-1) → Fin d → K` (dimension `(m-1) d`);
+  `Fin (m-1) → Fin d → K` and to `Fin ((m-1) * d) → K` (dimension `(m-1) d`);
 * `NLPT.GaussNewton` — for positive definite `Σ`, `Q_Σ(T_a V) = 0 ↔ T_a V = 0`;
 * `NLPT.Floor` — `q_{H+αI}(v) ≥ α |v|²` for positive semidefinite `H`, equality iff
   `q_H(v) = 0`, Rayleigh quotient `α` on the kernel;

@@ -1,4 +1,5 @@
 import NLPT.Algebra
+import NLPT.FinProd
 
 /-!
 # Kernel dimension of the bilinear map `T_a`
@@ -18,7 +19,10 @@ Formalized here for an arbitrary field `K`, widths `m`, `d`, and any pivot `p` w
   `V_p = -(a_p)⁻¹ Σ_{j≠p} a_j V_j`; both round trips hold (`kerFwd_kerBwd`, `kerBwd_kerFwd`),
   `kerBwd` lands in the kernel (`applyT_kerBwd`) and both maps are additive and homogeneous
   (`kerBwd_add`, `kerBwd_smul`; for `kerFwd` by definition). A space of functions
-  `Fin (m-1) → Fin d → K` has dimension `(m-1) d`.
+  `Fin (m-1) → Fin d → K` has dimension `(m-1) d`;
+* through the index equivalence `Fin (m-1) × Fin d ≃ Fin ((m-1) * d)` of `NLPT.FinProd`
+  (`flatten`, `unflatten`), the kernel is linearly isomorphic to `Fin ((m-1) * d) → K`
+  (`ker_equiv_flat`, the seven conditions collected in `IsFlatKerEquiv`).
 
 The statements are first proved for `Fin (n+1)` (so `m - 1 = n` without subtraction) and then
 restated for any `m`.
@@ -223,5 +227,78 @@ theorem ker_equiv_fin_pred_rat {m d : Nat} (a : Fin m → Rat) (p : Fin m) (hp :
 theorem applyT_surjective_rat {m d : Nat} (a : Fin m → Rat) (p : Fin m) (hp : a p ≠ 0)
     (w : Fin d → Rat) : ∃ V : Fin m → Fin d → Rat, ∀ k, applyT a V k = w k :=
   applyT_surjective a p hp w
+
+/-! ## Flat coordinates: `ker T_a ≅ Fin ((m-1) * d) → K` -/
+
+/-- `f` and `g` are mutually inverse linear maps between `ker T_a ⊆ (Fin m → Fin d → K)` and
+the flat coordinate space `Fin n → K`: `g` lands in the kernel, both round trips hold (the one
+through `f` first on the kernel), and both maps are additive and homogeneous. -/
+structure IsFlatKerEquiv {m d n : Nat} (a : Fin m → K)
+    (f : (Fin m → Fin d → K) → (Fin n → K))
+    (g : (Fin n → K) → (Fin m → Fin d → K)) : Prop where
+  map_ker : ∀ x : Fin n → K, InKer a (g x)
+  fwd_bwd : ∀ x : Fin n → K, f (g x) = x
+  bwd_fwd : ∀ V : Fin m → Fin d → K, InKer a V → g (f V) = V
+  fwd_add : ∀ V V' : Fin m → Fin d → K,
+    f (fun j k => V j k + V' j k) = fun i => f V i + f V' i
+  fwd_smul : ∀ (c : K) (V : Fin m → Fin d → K),
+    f (fun j k => c * V j k) = fun i => c * f V i
+  bwd_add : ∀ x x' : Fin n → K,
+    g (fun i => x i + x' i) = fun j k => g x j k + g x' j k
+  bwd_smul : ∀ (c : K) (x : Fin n → K),
+    g (fun i => c * x i) = fun j k => c * g x j k
+
+/-- Composing a kernel isomorphism onto `Fin r → Fin d → K` with `flatten`/`unflatten` gives a
+kernel isomorphism onto `Fin (r * d) → K`. -/
+private theorem isFlatKerEquiv_of_isKerEquiv {m r d : Nat} {a : Fin m → K}
+    {f : (Fin m → Fin d → K) → (Fin r → Fin d → K)}
+    {g : (Fin r → Fin d → K) → (Fin m → Fin d → K)} (H : IsKerEquiv a f g) :
+    IsFlatKerEquiv a (fun V => flatten (f V)) (fun x => g (unflatten x)) := by
+  refine ⟨?_, ?_, ?_, ?_, ?_, ?_, ?_⟩
+  · intro x
+    exact H.map_ker (unflatten x)
+  · intro x
+    show flatten (f (g (unflatten x))) = x
+    rw [H.fwd_bwd (unflatten x), flatten_unflatten x]
+  · intro V hV
+    show g (unflatten (flatten (f V))) = V
+    rw [unflatten_flatten (f V)]
+    exact H.bwd_fwd V hV
+  · intro V V'
+    show flatten (f (fun j k => V j k + V' j k)) = fun i => flatten (f V) i + flatten (f V') i
+    rw [H.fwd_add V V']
+    exact flatten_add (f V) (f V')
+  · intro c V
+    show flatten (f (fun j k => c * V j k)) = fun i => c * flatten (f V) i
+    rw [H.fwd_smul c V]
+    exact flatten_smul c (f V)
+  · intro x x'
+    show g (unflatten (fun i => x i + x' i)) =
+      fun j k => g (unflatten x) j k + g (unflatten x') j k
+    rw [unflatten_add x x']
+    exact H.bwd_add (unflatten x) (unflatten x')
+  · intro c x
+    show g (unflatten (fun i => c * x i)) = fun j k => c * g (unflatten x) j k
+    rw [unflatten_smul c x]
+    exact H.bwd_smul c (unflatten x)
+
+/-- Paper statement (kernel dimension `(m-1) d`, in flat coordinates): for `a : Fin m → K` with
+some `a p ≠ 0` (any pivot `p`), the kernel `{V : Σ_j a_j V_j = 0}` of `T_a` is linearly
+isomorphic to `Fin ((m-1) * d) → K`, i.e. to `K^((m-1) d)`. The maps are those of
+`ker_equiv_fin_pred` composed with `flatten` and `unflatten`. -/
+theorem ker_equiv_flat {m d : Nat} (a : Fin m → K) (p : Fin m) (hp : a p ≠ 0) :
+    ∃ (f : (Fin m → Fin d → K) → (Fin ((m - 1) * d) → K))
+      (g : (Fin ((m - 1) * d) → K) → (Fin m → Fin d → K)), IsFlatKerEquiv a f g := by
+  cases ker_equiv_fin_pred (d := d) a p hp with
+  | intro f hf =>
+    cases hf with
+    | intro g H =>
+      exact ⟨fun V => flatten (f V), fun x => g (unflatten x), isFlatKerEquiv_of_isKerEquiv H⟩
+
+/-- `ker_equiv_flat` over the rationals. -/
+theorem ker_equiv_flat_rat {m d : Nat} (a : Fin m → Rat) (p : Fin m) (hp : a p ≠ 0) :
+    ∃ (f : (Fin m → Fin d → Rat) → (Fin ((m - 1) * d) → Rat))
+      (g : (Fin ((m - 1) * d) → Rat) → (Fin m → Fin d → Rat)), IsFlatKerEquiv a f g :=
+  ker_equiv_flat a p hp
 
 end NLPT
