@@ -137,3 +137,17 @@ def test_reproduce_writes_its_files(tmp_path, capsys):
 
     if have_matplotlib():
         assert (out / "threshold_vs_width.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_threshold_json_without_tensors(capsys):
+    """--no-tensors drops only the reduced tensors; the scalars are those of the full output."""
+    code, full, _ = run(capsys, "threshold", "--m", "4", "--alpha", "1e-5", "--json")
+    code2, slim, _ = run(capsys, "threshold", "--m", "4", "--alpha", "1e-5", "--json", "--no-tensors")
+    assert code == code2 == 0
+    full, slim = json.loads(full), json.loads(slim)
+    assert "quadratic_tensor" in full["normal_form"]
+    k = full["normal_form"]["multiplicity"]
+    assert np.shape(full["normal_form"]["quadratic_tensor"]) == (k, k, k)
+    assert "quadratic_tensor" not in slim["normal_form"] and "cubic_tensor" not in slim["normal_form"]
+    assert slim["normal_form"]["g_xx"] == full["normal_form"]["g_xx"]
+    assert slim["lam_star_measured"] == full["lam_star_measured"]

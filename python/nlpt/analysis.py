@@ -87,10 +87,13 @@ class Analysis:
                 out["index_change_local"] = self.local_morse[1] - self.local_morse[0]
         return out
 
-    def to_dict(self) -> dict:
-        """One JSON-able object: the threshold fields, ``normal_form``, ``bifurcated_branches``, ``handle``."""
+    def to_dict(self, tensors: bool = True) -> dict:
+        """One JSON-able object: the threshold fields, ``normal_form``, ``bifurcated_branches``, ``handle``.
+
+        ``tensors=False`` leaves out the reduced quadratic and cubic tensors (k^3 and k^4 numbers
+        for a k-fold kernel)."""
         out = self.threshold.to_dict()
-        out["normal_form"] = None if self.normal_form is None else self.normal_form.to_dict()
+        out["normal_form"] = None if self.normal_form is None else self.normal_form.to_dict(tensors=tensors)
         out["normal_form_error"] = self.normal_form_error
         out["saddle_node"] = self.saddle_node
         out["bifurcated_branches"] = [b.to_dict() for b in self.branches]

@@ -137,7 +137,7 @@ def cmd_threshold(args) -> int:
 
     model = _model(args)
     with blas_limit(1 if model.size <= DENSE_MAX else None):
-        result = analyze(model, lam_max=args.lam_max).to_dict()
+        result = analyze(model, lam_max=args.lam_max).to_dict(tensors=not args.no_tensors)
     if args.json:
         print_json(result)
     else:
@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("threshold", help="one case: softening rate, predicted and measured lam*, normal form")
     _add_problem_args(p)
     p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
+    p.add_argument("--no-tensors", action="store_true",
+                   help="leave the reduced quadratic/cubic tensors of a multiple kernel out of --json")
     p.set_defaults(func=cmd_threshold)
 
     p = sub.add_parser("reproduce", help="the width sweep: table, JSON, CSV and plots")
