@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import strategies as st
 
 import nlpt
@@ -47,3 +48,14 @@ def problems(draw, max_m: int = 12, max_d: int = 6, max_n: int = 40, allow_zero_
 def random_point(model: nlpt.Model, seed: int, scale: float = 0.7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return scale * rng.standard_normal((model.m, model.d))
+
+
+@pytest.fixture
+def no_dense_hessian(monkeypatch):
+    """Make forming a dense Hessian an error: matrix-free paths must get by with products."""
+
+    def boom(*_):
+        raise AssertionError("dense Hessian formed")
+
+    monkeypatch.setattr(nlpt.Evaluation, "hessian", boom)
+    monkeypatch.setattr(nlpt.Evaluation, "data_hessian", boom)
