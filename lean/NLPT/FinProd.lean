@@ -63,6 +63,7 @@ theorem idx_div_lt {i a b : Nat} (h : i < a * b) : i / b < a := by
     have h1 : a * b ≤ i / b * b := idx_mul_le_mul_right hge b
     have h2 : b * (i / b) + i % b = i := Nat.div_add_mod i b
     have h3 : b * (i / b) = i / b * b := Nat.mul_comm b (i / b)
+    have h4 : 0 ≤ i % b := Nat.zero_le (i % b)
     omega
 
 /-- `(k + j * b) / b = j` for `k < b`. -/
