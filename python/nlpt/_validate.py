@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["NLPTInputError", "as_matrix", "as_vector", "as_int", "as_float", "as_lam"]
+__all__ = ["NLPTInputError", "as_matrix", "as_vector", "as_int", "as_float", "as_lam", "as_lam_max"]
 
 
 class NLPTInputError(ValueError):
@@ -98,4 +98,12 @@ def as_lam(value, name: str = "lam") -> float:
     x = as_float(name, value)
     if not 0.0 <= x <= 1.0:
         raise NLPTInputError(f"{name}: expected a number in [0, 1], got {x}")
+    return x
+
+
+def as_lam_max(value, name: str = "lam_max") -> float:
+    """The end of a continuation in lam, a real number in (0, 1]."""
+    x = as_float(name, value)
+    if not 0.0 < x <= 1.0:
+        raise NLPTInputError(f"{name}: expected a number in (0, 1], got {x}")
     return x

@@ -60,9 +60,9 @@ import numpy as np
 from scipy.optimize import brentq
 from scipy.sparse.linalg import LinearOperator, gmres, minres
 
-from ._validate import NLPTInputError, as_float, as_int
+from ._validate import NLPTInputError, as_float, as_int, as_lam_max
 from .linear import critical_point
-from .model import Model
+from .model import Model, check_model
 from .newton import newton
 from .softening import imperfection, softening_rate
 from .spectral import DENSE_MAX, h0_preconditioner, lowest_eigenpairs, morse_index
@@ -88,21 +88,13 @@ ZERO_RTOL = 1e-3
 
 
 def _check_model(model) -> Model:
-    if not isinstance(model, Model):
-        raise NLPTInputError(f"model: expected an nlpt.Model, got {type(model).__name__}")
+    model = check_model(model)
     if model.alpha <= 0:
         raise NLPTInputError(
             f"model.alpha: expected alpha > 0 (at alpha = 0 the Hessian at (W*, 0) is singular and the "
             f"branch is not locally unique), got {model.alpha}"
         )
     return model
-
-
-def _lam_max(lam_max) -> float:
-    x = as_float("lam_max", lam_max)
-    if not 0.0 < x <= 1.0:
-        raise NLPTInputError(f"lam_max: expected a number in (0, 1], got {x}")
-    return x
 
 
 def default_n_eigs(model: Model) -> int:
@@ -536,7 +528,7 @@ def continue_branch(
         Numerical failure (step collapse, no start) is reported in ``status``/``message``.
     """
     model = _check_model(model)
-    lam_max = _lam_max(lam_max)
+    lam_max = as_lam_max(lam_max)
     P = model.size
     k = default_n_eigs(model) if n_eigs is None else as_int("n_eigs", n_eigs)
     if k > P:
@@ -892,7 +884,7 @@ def find_threshold(
     :class:`nlpt.NLPTInputError`.
     """
     model = _check_model(model)
-    lam_max = _lam_max(lam_max)
+    lam_max = as_lam_max(lam_max)
     tol = as_float("tol", tol, minimum=0.0, strict=True)
     zero_rtol = as_float("zero_rtol", zero_rtol, minimum=0.0)
     k = default_n_eigs(model) if n_eigs is None else as_int("n_eigs", n_eigs)

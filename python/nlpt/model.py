@@ -32,7 +32,7 @@ from ._validate import NLPTInputError, as_float, as_int, as_lam, as_matrix, as_v
 from .activations import MAX_ORDER, get_activation, homotopy_derivatives, lam_derivatives
 from .data import check_data
 
-__all__ = ["Model", "Evaluation"]
+__all__ = ["Model", "Evaluation", "check_model"]
 
 
 class Model:
@@ -126,6 +126,13 @@ class Model:
 
     def d3_vec(self, W, lam, U, V) -> np.ndarray:
         return self.at(W, lam).d3_vec(self.check_W(U, "U"), self.check_W(V, "V"))
+
+
+def check_model(model) -> "Model":
+    """``model`` itself if it is a :class:`Model`, else NLPTInputError naming the argument."""
+    if not isinstance(model, Model):
+        raise NLPTInputError(f"model: expected an nlpt.Model, got {type(model).__name__}")
+    return model
 
 
 class Evaluation:

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, minres
 
 from ._validate import NLPTInputError, as_float, as_int
-from .model import Evaluation, Model
+from .model import Evaluation, Model, check_model
 from .spectral import DENSE_MAX, BlockInverse, _block_affordable, h0_preconditioner
 
 __all__ = ["NewtonResult", "newton", "newton_step", "minres_step"]
@@ -135,9 +135,7 @@ def newton_step(ev: Evaluation, g: np.ndarray, solver: str = "auto", rtol: float
 
 def newton(model: Model, W0, lam, tol: float = 1e-10, maxiter: int = 50, solver: str = "auto") -> NewtonResult:
     """Solve grad L_lam(W) = 0 from W0; stops when ||grad||_F <= tol (SPEC 4 corrector)."""
-    if not isinstance(model, Model):
-        raise NLPTInputError(f"model: expected an nlpt.Model, got {type(model).__name__}")
-    ev = model.at(W0, lam)
+    ev = check_model(model).at(W0, lam)
     tol = as_float("tol", tol, minimum=0.0, strict=True)
     maxiter = as_int("maxiter", maxiter, minimum=1)
     solver = _solver(ev, solver)

@@ -49,7 +49,7 @@ import numpy as np
 
 from ._validate import NLPTInputError, as_float
 from .linear import critical_point
-from .model import Model
+from .model import Model, check_model
 
 __all__ = [
     "SofteningResult",
@@ -63,12 +63,6 @@ __all__ = [
 #: Default relative tolerance (to the largest |eigenvalue| of the blocks A_j) within which two
 #: eigenvalues of the constrained problem count as one multiple eigenvalue.
 MULT_RTOL = 1e-8
-
-
-def _check_model(model) -> Model:
-    if not isinstance(model, Model):
-        raise NLPTInputError(f"model: expected an nlpt.Model, got {type(model).__name__}")
-    return model
 
 
 def _W_star(model: Model, W_star) -> np.ndarray:
@@ -149,7 +143,7 @@ def softening_blocks(model: Model, W_star=None) -> np.ndarray:
 
     ``M_j = (1/n) sum_i r_i sigma''(z*_ij) x_i x_i^T`` with the lam = 0 residuals at W*.
     """
-    model = _check_model(model)
+    model = check_model(model)
     W = _W_star(model, W_star)
     return _blocks(model, W)
 
@@ -259,7 +253,7 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
     rtol : float
         Eigenvalues within ``rtol * max_j ||A_j||_2`` of the minimum count toward ``multiplicity``.
     """
-    model = _check_model(model)
+    model = check_model(model)
     W = _W_star(model, W_star)
     rtol = as_float("rtol", rtol, minimum=0.0)
     m, d, a = model.m, model.d, model.a
@@ -368,7 +362,7 @@ def imperfection(model: Model, W_star=None) -> float:
     a_j, i.e. lies in ``a (x) R^d``, which P_K removes.  Nonzero means the branch moves inside K at
     rate ``O(eta / alpha)`` and the bifurcation is imperfect.
     """
-    model = _check_model(model)
+    model = check_model(model)
     W = _W_star(model, W_star)
     g = model.at(W, 0.0).grad_lam()
     return float(np.linalg.norm(project_K(model.a, g)))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import NLPTInputError, as_float, as_int
+from ._validate import NLPTInputError, as_float, as_int, as_lam_max
 from .activations import get_activation
 from .analysis import analyze
 from .data import check_data, make_a
@@ -136,9 +136,7 @@ def width_sweep(X, y, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activatio
     if not alphas:
         raise NLPTInputError("alphas: expected at least one alpha, got an empty list")
     act = get_activation(activation).name
-    lam_max = as_float("lam_max", lam_max)
-    if not 0.0 < lam_max <= 1.0:
-        raise NLPTInputError(f"lam_max: expected a number in (0, 1], got {lam_max}")
+    lam_max = as_lam_max(lam_max)
     jobs = as_int("jobs", jobs)
     tasks = [(X, y, m, make_a(a, m, seed=seed), al, act, lam_max) for al in alphas for m in widths]
     bar = _progress(len(tasks), progress)
