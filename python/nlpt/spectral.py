@@ -76,7 +76,7 @@ import scipy.linalg
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobpcg
 
 from ._validate import NLPTInputError, as_float, as_int
-from .model import Evaluation, Model
+from .model import Evaluation, Model, check_model
 
 __all__ = [
     "DENSE_MAX",
@@ -181,8 +181,7 @@ def h0_inverse(model: Model, sigma: float = 0.0) -> LinearOperator:
     ``(alpha - sigma + (|a|^2/m^2) Sigma)^{-1}``.  Raises NLPTInputError when sigma is an
     eigenvalue of H_0 (to relative precision 1e-14).
     """
-    if not isinstance(model, Model):
-        raise NLPTInputError(f"model: expected an nlpt.Model, got {type(model).__name__}")
+    check_model(model)
     sigma = as_float("sigma", sigma)
     ahat, s, _, mu = _structure(model)
     shift = model.alpha - sigma
@@ -487,7 +486,7 @@ def _start_block(ev: Evaluation, k: int, X0, seed: int) -> np.ndarray:
 def _lanczos(ev, k, v0, tol_abs, maxiter, op=None, note="") -> EigenResult:
     op = op or _Counted(ev)
     P = ev.model.size
-    ncv = min(P, max(2 * k + 1, 20))
+    ncv = min(P - 1, max(4 * k + 1, 40))
     try:
         # ARPACK's test is ||r|| <= tol * max(eps^(2/3), |theta|); ask for tol relative to ||H_0||.
         vals, vecs = eigsh(op.operator(), k=k, which="SA", v0=v0, ncv=ncv, tol=tol_abs, maxiter=maxiter)
@@ -497,7 +496,10 @@ def _lanczos(ev, k, v0, tol_abs, maxiter, op=None, note="") -> EigenResult:
         if len(vals) == 0:
             return EigenResult(np.full(k, np.nan), np.full((P, k), np.nan), np.full(k, np.inf), False, "lanczos", op.count, tol_abs, f"no Ritz pair converged ({note})")
         if len(vals) < k:
-            return _finish(op, vals, vecs, len(vals), tol_abs, "lanczos", note)
+            res = _finish(op, vals, vecs, len(vals), tol_abs, "lanczos", note)
+            res.converged = False
+            res.message = f"only {len(vals)} of {k} Ritz pairs converged ({note})"
+            return res
     return _finish(op, vals, vecs, k, tol_abs, "lanczos", note)
 
 
@@ -543,15 +545,22 @@ def eigensolve(
     if not isinstance(preconditioner, str) or preconditioner not in _PRECONDITIONERS:
         raise NLPTInputError(f"preconditioner: expected one of {', '.join(repr(x) for x in _PRECONDITIONERS)}, got {preconditioner!r}")
     tol_abs = tol * max(_h0_norm(ev.model), np.finfo(float).tiny)
-    if meth != "dense" and P < 5 * k + 1 and P > DENSE_MAX:
-        meth = "lanczos"  # a block this wide relative to P is beyond LOBPCG; never form H here
-    if meth == "dense" or P < 5 * k + 1:
+    # From a cold start LOBPCG iterates a block of k + guard vectors and returns the lowest k:
+    # without guard vectors a block can converge to a higher eigenvalue while missing one copy of
+    # a multiple lowest one, with every residual small (seen on clusters of non-uniform a).  A
+    # warm start (X0, e.g. the previous eigenvectors along a continuation) already carries the
+    # cluster, and guard vectors would only cost products.
+    cold = X0 is None or X0.shape[1] < k
+    kb = k + max(2, k // 4) if meth != "lanczos" and cold else k
+    if meth != "dense" and P < 5 * kb + 1 and P > DENSE_MAX:
+        meth, kb = "lanczos", k  # a block this wide relative to P is beyond LOBPCG; never form H here
+    if meth == "dense" or P < 5 * kb + 1:
         res = _dense(ev, k, tol_abs)
         if meth != "dense":
-            res.message += " (dense: m d < 5 k + 1 is too small for an iterative block solver)"
+            res.message += " (dense: m d < 5 x block size + 1 is too small for an iterative block solver)"
         return res
     op = _Counted(ev)
-    B = _start_block(ev, k, X0, seed)
+    B = _start_block(ev, kb, X0, seed)
     if meth == "lanczos":
         if k >= P:
             raise NLPTInputError(f"k: expected fewer than m d = {P} eigenpairs for Lanczos, got {k}")
@@ -568,7 +577,7 @@ def eigensolve(
     if res.converged:
         return res
     retry = _lanczos(ev, k, res.vectors[:, 0], tol_abs, 50 * P, op, note=f"LOBPCG ({pre}) stopped at residual {res.residuals.max():.2e}")
-    if retry.converged or np.nanmax(retry.residuals) < np.max(res.residuals):
+    if len(retry.values) == k and (retry.converged or np.nanmax(retry.residuals) < np.max(res.residuals)):
         return retry
     res.message += f"; Lanczos fallback did not improve ({retry.message})"
     return res
