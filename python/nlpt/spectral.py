@@ -52,8 +52,8 @@ H-invariant subspace can trap it.  Along a continuation, pass the previous eigen
 
 **Choice of DENSE_MAX = 1500.**  Measured with ``benchmarks/bench.py`` on 2 cores (table in
 ``benchmarks/RESULTS.md``), time to lambda_min at crossing-like points, n = 200, d = 3: with the
-block preconditioner LOBPCG needs 4-16 products for uniform and for random a alike, and the
-matrix-free path is faster than LAPACK from P ~ 300 on.  1500 keeps every dense solve below
+block preconditioner LOBPCG needs 13-52 products for uniform and random a (cold start, with
+guard vectors), and the matrix-free path is faster than LAPACK from P ~ 1000-3000 on.  1500 keeps every dense solve below
 ~0.5 s and 20 MB (beyond it, dense time grows like P^3 and memory like P^2) and the paper's
 widths (P <= 300) on the dense path, which returns every eigenpair at once and has no
 convergence test to fail.  Above DENSE_MAX no P x P array is formed anywhere on the
