@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+from hypothesis import settings
 from hypothesis import strategies as st
 
 import nlpt
 
 ACTIVATION_NAMES = sorted(nlpt.ACTIVATIONS)
+
+# Under CI the property tests draw the same examples on every run (reproducible verdicts);
+# locally each run explores new examples.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @st.composite
