@@ -59,6 +59,10 @@ class Model:
         self.alpha = as_float("alpha", alpha, minimum=0.0)
         self.activation = get_activation(activation)
         self.c = self.a / self.m
+        # Per-row weights of the regularizer, (alpha/2) sum_j reg_j |w_j|^2; None means all ones.
+        # Only the group-reduced problem (nlpt.reduced) sets them: there row h stands for g_h
+        # equal neurons.
+        self.reg = None
 
     @property
     def n(self) -> int:
@@ -81,7 +85,13 @@ class Model:
 
     def with_alpha(self, alpha) -> "Model":
         """The same data, width, a and activation with another alpha."""
-        return Model(self.X, self.y, self.m, self.a, alpha, self.activation)
+        out = Model(self.X, self.y, self.m, self.a, alpha, self.activation)
+        out.reg = self.reg
+        return out
+
+    def alpha_rows(self):
+        """``alpha`` times the per-row regularization weights, broadcastable against (m, d)."""
+        return self.alpha if self.reg is None else self.alpha * self.reg[:, None]
 
     # -- boundary checks ---------------------------------------------------------------------
     def check_W(self, W, name: str = "W") -> np.ndarray:
@@ -166,16 +176,17 @@ class Evaluation:
 
     # -- order 0..2 ------------------------------------------------------------------------
     def loss(self) -> float:
-        return 0.5 * float(self.r @ self.r) / self.model.n + 0.5 * self.model.alpha * float(np.sum(self.W * self.W))
+        reg = float(np.sum(self.model.alpha_rows() * self.W * self.W))
+        return 0.5 * float(self.r @ self.r) / self.model.n + 0.5 * reg
 
     def grad(self) -> np.ndarray:
         mdl = self.model
-        return (self.r[:, None] * self.CS1).T @ mdl.X / mdl.n + mdl.alpha * self.W
+        return (self.r[:, None] * self.CS1).T @ mdl.X / mdl.n + mdl.alpha_rows() * self.W
 
     def hvp(self, V: np.ndarray) -> np.ndarray:
         """H v for V of shape (m, d), or a batch (k, m, d)."""
         mdl = self.model
-        X, n, alpha = mdl.X, mdl.n, mdl.alpha
+        X, n, alpha = mdl.X, mdl.n, mdl.alpha_rows()
         m, d = V.shape[-2], V.shape[-1]
         Vb = np.reshape(V, (-1, m, d))
         k = Vb.shape[0]
@@ -209,7 +220,7 @@ class Evaluation:
             G = np.matmul(X.T, Tm, out=ws[2][: d * c * m].reshape(d, c * m))
             oc = out[s : s + c]
             np.multiply(G.reshape(d, c, m).transpose(1, 2, 0), 1.0 / n, out=oc)
-            if alpha:
+            if np.any(alpha):
                 oc += alpha * Vc
         return out.reshape(V.shape)
 
@@ -243,7 +254,8 @@ class Evaluation:
     def hessian(self) -> np.ndarray:
         """Dense Hessian of L_lam at W, (m d) x (m d), symmetric."""
         H = self.data_hessian()
-        H[np.diag_indices_from(H)] += self.model.alpha
+        mdl = self.model
+        H[np.diag_indices_from(H)] += np.broadcast_to(mdl.alpha_rows(), (mdl.m, mdl.d)).ravel()
         return H
 
     # -- derivatives in lam ------------------------------------------------------------------
@@ -260,6 +272,28 @@ class Evaluation:
         L, df = self._lam_parts()
         T = df[:, None] * self.CS1 + self.r[:, None] * L[1] * mdl.c
         return T.T @ mdl.X / mdl.n
+
+    def hvp_lam(self, V: np.ndarray) -> np.ndarray:
+        """(d/dlam H) V at fixed W, for V of shape (m, d) or a batch (k, m, d).
+
+        With ``l1 = sigma' - 1``, ``l2 = sigma''`` (the lam-derivatives of s', s'' at fixed z),
+        ``df = d f / dlam`` and ``p_ij = v_j . x_i``, ``u_i = sum_k c_k s'_ik p_ik``,
+        ``du_i = sum_k c_k l1_ik p_ik``::
+
+            (dH/dlam V)_j = (1/n) sum_i [c_j l1_ij u_i + c_j s'_ij du_i
+                                         + (df_i s''_ij + r_i l2_ij) c_j p_ij] x_i.
+        """
+        mdl = self.model
+        L, df = self._lam_parts()
+        c = mdl.c
+        Vb = np.reshape(V, (-1, mdl.m, mdl.d))
+        Pm = np.einsum("il,kjl->kij", mdl.X, Vb)  # (k, n, m)
+        u = np.einsum("ij,kij->ki", self.CS1, Pm)
+        du = np.einsum("ij,kij->ki", L[1] * c, Pm)
+        T = (L[1] * c)[None] * u[:, :, None] + self.CS1[None] * du[:, :, None]
+        T = T + ((df[:, None] * self.S[2] + self.r[:, None] * L[2]) * c)[None] * Pm
+        out = np.einsum("kij,il->kjl", T, mdl.X) / mdl.n
+        return out.reshape(np.shape(V))
 
     def hessian_lam_quadratic(self, V: np.ndarray) -> float:
         """V^T (d/dlam H) V at fixed W."""
@@ -293,10 +327,11 @@ class Evaluation:
         f = [None] + [self._df(k, *([P] * k)) for k in range(1, order + 1)]
         r, n, al = self.r, mdl.n, mdl.alpha
         out = [self.loss()]
+        al = mdl.alpha_rows()
         if order >= 1:
-            out.append(float(r @ f[1]) / n + al * float(np.sum(self.W * V)))
+            out.append(float(r @ f[1]) / n + float(np.sum(al * self.W * V)))
         if order >= 2:
-            out.append(float(f[1] @ f[1] + r @ f[2]) / n + al * float(np.sum(V * V)))
+            out.append(float(f[1] @ f[1] + r @ f[2]) / n + float(np.sum(al * V * V)))
         if order >= 3:
             out.append(float(np.sum(3 * f[1] * f[2] + r * f[3])) / n)
         if order >= 4:
