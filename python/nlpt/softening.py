@@ -82,7 +82,8 @@ class SofteningResult:
     multiplicity : int
         Number of eigenvalues of Q on K within ``rtol * max_j |A_j|`` of ``rate``.
     directions : (multiplicity, m, d) array
-        Orthonormal minimisers in K (Frobenius inner product).
+        Orthonormal minimisers in K (Frobenius inner product); formed on first access (for
+        uniform a there are (m-1) mult(mu_min) of them, each of size m d).
     method : str
         ``"uniform closed form"``, ``"secular"`` or ``"secular (dense reduced fallback)"``.
     lam_star_pred : float or None
@@ -95,12 +96,20 @@ class SofteningResult:
 
     rate: float
     multiplicity: int
-    directions: np.ndarray = field(repr=False)
+    make_directions: object = field(repr=False)
     method: str
     lam_star_pred: float | None
     alpha: float
     m: int
     rtol: float
+
+    @property
+    def directions(self) -> np.ndarray:
+        got = getattr(self, "_directions", None)
+        if got is None:
+            got = self.make_directions() if callable(self.make_directions) else np.asarray(self.make_directions)
+            self._directions = got
+        return got
 
     @property
     def softens(self) -> bool:
@@ -167,9 +176,12 @@ def _group_blocks(a: np.ndarray, W: np.ndarray):
 
 
 def _ones_perp(g: int) -> np.ndarray:
-    """Orthonormal basis (g, g-1) of the complement of the all-ones vector in R^g."""
-    Qfull, _ = np.linalg.qr(np.ones((g, 1)), mode="complete")
-    return Qfull[:, 1:]
+    """Orthonormal basis (g, g-1) of the complement of the all-ones vector in R^g (Helmert)."""
+    Q = np.zeros((g, g - 1))
+    for a in range(1, g):
+        Q[:a, a - 1] = 1.0 / np.sqrt(a * (a + 1))
+        Q[a, a - 1] = -a / np.sqrt(a * (a + 1))
+    return Q
 
 
 class _Secular:
@@ -259,8 +271,8 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
     m, d, a = model.m, model.d, model.a
     if not np.any(a):
         # Q = 0 on K = everything.
-        dirs = np.eye(m * d).reshape(m * d, m, d)
-        return SofteningResult(0.0, m * d, dirs, "uniform closed form", None, model.alpha, m, rtol)
+        return SofteningResult(0.0, m * d, lambda: np.eye(m * d).reshape(m * d, m, d), "uniform closed form", None,
+                               model.alpha, m, rtol)
     if m < 2:
         raise NLPTInputError(
             "model.m: the softening rate needs width m >= 2 (for m = 1 the kernel K = {V : a_1 v_1 = 0} is {0}), got m = 1"
@@ -313,7 +325,7 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
     for val, k, fn in cands:
         if fn is not None and val <= rate + tol:
             mult += k
-            vec_list.append(fn())
+            vec_list.append(fn)  # formed on first access of SofteningResult.directions
     if sec is not None and mu1 <= rate + tol:
         k_sec = max(sec.count_below(rate + tol + 4 * np.finfo(float).eps * scale), 1)
         mult += k_sec
@@ -350,7 +362,10 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
             rvals = np.einsum("pjk,jkl,pjl->p", Vs, A_rep[grp_of], Vs)
         vec_list.append(Vs)
         rate = min(rate if len(vec_list) > 1 else np.inf, float(rvals[0]))
-    directions = np.concatenate(vec_list, axis=0)
+
+    def directions():
+        return np.concatenate([v() if callable(v) else v for v in vec_list], axis=0)
+
     pred = predicted_threshold(model.alpha, rate) if rate < 0 else None
     return SofteningResult(float(rate), int(mult), directions, method, pred, model.alpha, m, rtol)
 
