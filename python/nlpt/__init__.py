@@ -20,7 +20,13 @@ from .linear import (
 )
 from .model import Evaluation, Model
 from .softening import SofteningResult, imperfection, predicted_threshold, softening_rate
-from .continuation import Branch, ThresholdResult, continue_branch, find_threshold
+from .problem import Problem, Softening
+from .twolayer import ModelProblem
+from .reduced import ReducedProblem
+from .engine import select_problem
+from .params import ContinuationPar
+from .continuation import Branch, SpecialPoint, continue_branch
+from .threshold import ThresholdResult, find_threshold
 from .normal_form import NormalFormResult, normal_form, switch_branches
 from .analysis import Analysis, analyze
 from .sweep import SweepResult, width_sweep
@@ -48,7 +54,14 @@ __all__ = [
     "softening_rate",
     "predicted_threshold",
     "imperfection",
+    "Problem",
+    "Softening",
+    "ModelProblem",
+    "ReducedProblem",
+    "select_problem",
+    "ContinuationPar",
     "Branch",
+    "SpecialPoint",
     "ThresholdResult",
     "continue_branch",
     "find_threshold",

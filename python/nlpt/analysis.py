@@ -1,11 +1,19 @@
-"""One case end to end: threshold, normal form and branch switching (SPEC 4-5).
+"""One case end to end: threshold, normal form and branch switching (SPEC 4-5, 7, 8).
 
-:func:`analyze` runs :func:`nlpt.continuation.find_threshold`; if the lowest Hessian eigenvalue
-crosses zero it computes the Lyapunov–Schmidt normal form at the crossing
-(:func:`nlpt.normal_form.normal_form`, with ``Phi`` = the critical eigenvectors and the branch
-tangent) and follows the bifurcated branches a little way
-(:func:`nlpt.normal_form.switch_branches`).  :meth:`Analysis.to_dict` is the one JSON object that
-``nlpt threshold --json`` prints and that the width sweep stores per case.
+:func:`analyze` takes a :class:`nlpt.Model` (run on the engine ``engine`` picks:
+:mod:`nlpt.engine`) or any :class:`nlpt.Problem`, and runs :func:`nlpt.find_threshold`; if the
+lowest Hessian eigenvalue crosses zero it computes the Lyapunov–Schmidt normal form at the
+crossing and follows the bifurcated branches a little way:
+
+* a cluster in the family's own coordinates: :func:`nlpt.normal_form.normal_form` (``Phi`` =
+  the critical eigenvectors, with the branch tangent) and
+  :func:`nlpt.normal_form.switch_branches`;
+* a cluster in a transverse sector of the group-reduced model (the uniform-a threshold):
+  :func:`nlpt.reduced.transverse_normal_form` and :func:`nlpt.reduced.transverse_switch`
+  (axial scalars and branches on the family with one neuron split off, tensors in closed form).
+
+:meth:`Analysis.to_dict` is the one JSON object that ``nlpt threshold --json`` prints and that
+the width sweep stores per case; ``engine`` says which implementation produced it.
 
 **Folds.**  When the threshold is a fold (status ``"fold"``: non-uniform a, an imperfect
 bifurcation), the Lyapunov–Schmidt normal form of a crossing does not apply: ``normal_form`` is
@@ -36,11 +44,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._validate import NLPTInputError, as_int
-from .continuation import ThresholdResult, find_threshold
-from .model import Model
-from .newton import newton
-from .spectral import DENSE_MAX, lowest_eigenpairs
+from .corrector import newton_at_lam
+from .engine import select_problem
 from .normal_form import NormalFormResult, normal_form, switch_branches
+from .problem import Problem
+from .threshold import ThresholdResult, find_threshold
 
 __all__ = ["Analysis", "analyze", "saddle_node"]
 
@@ -49,7 +57,7 @@ FOLD_NOTE = "fold (saddle-node): normal form of a crossing not applicable"
 
 @dataclass
 class Analysis:
-    """Threshold, normal form and bifurcated branches of one problem.
+    """Threshold, normal form and bifurcated branches of one family.
 
     ``normal_form`` is None and ``branches`` empty unless ``threshold.status == "crossing"``;
     ``normal_form_error`` holds the reason when the normal form could not be computed (or does not
@@ -63,10 +71,15 @@ class Analysis:
     normal_form_error: str | None = None
     local_morse: tuple | None = None
     saddle_node: dict | None = None
+    family: dict | None = None
 
     @property
     def status(self) -> str:
         return self.threshold.status
+
+    @property
+    def engine(self) -> str:
+        return self.threshold.engine
 
     def handle(self) -> dict | None:
         """The Morse-index change at the crossing against the multiplicity (module docstring)."""
@@ -93,6 +106,7 @@ class Analysis:
         ``tensors=False`` leaves out the reduced quadratic and cubic tensors (k^3 and k^4 numbers
         for a k-fold kernel)."""
         out = self.threshold.to_dict()
+        out["family"] = self.family
         out["normal_form"] = None if self.normal_form is None else self.normal_form.to_dict(tensors=tensors)
         out["normal_form_error"] = self.normal_form_error
         out["saddle_node"] = self.saddle_node
@@ -106,31 +120,35 @@ class Analysis:
         desc = "none" if nf is None else f"{nf.classification}, rho={nf.rho:.3g}"
         if self.saddle_node is not None:
             desc = f"saddle-node, g_mu={self.saddle_node['g_mu']:.3g}, g_xx={self.saddle_node['g_xx']:.3g}"
-        return (f"Analysis(status={t.status!r}, lam_star_pred={t.lam_star_pred}, "
+        return (f"Analysis(engine={t.engine!r}, status={t.status!r}, lam_star_pred={t.lam_star_pred}, "
                 f"lam_star_measured={t.lam_star_measured}, multiplicity={t.multiplicity}, "
                 f"morse={t.morse_before}->{t.morse_after}, normal_form={desc}, branches={len(self.branches)})")
 
 
-def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_steps: int = 3,
-            n_directions: int = 1, dlam=None, normal_form_options: dict | None = None,
-            **threshold_options) -> Analysis:
-    """Threshold (SPEC 4), normal form and branch switching (SPEC 5) of one problem.
+def analyze(model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_steps: int = 3,
+            n_directions: int = 1, dlam=None, normal_form_options: dict | None = None, engine: str = "auto",
+            W0=None, progress=None, **threshold_options) -> Analysis:
+    """Threshold (SPEC 4), normal form and branch switching (SPEC 5) of one family.
 
     Parameters
     ----------
-    model : Model
+    model : Model or Problem
     lam_max : float in (0, 1]
         End of the continuation.
     tol : float
-        Tolerance in lam of the measured crossing (:func:`nlpt.continuation.find_threshold`).
+        Tolerance in lam of the refined special points (:func:`nlpt.find_threshold`).
     switch : bool
         Follow the bifurcated branches (:func:`nlpt.normal_form.switch_branches`).
     n_steps, n_directions, dlam
         Passed to :func:`switch_branches`.
     normal_form_options : dict, optional
         Keyword arguments of :func:`nlpt.normal_form.normal_form`.
+    engine : "auto" | "reduced" | "full"
+        For a Model: which implementation (:mod:`nlpt.engine`).
+    progress : callable, optional
+        Called with a dict after every accepted continuation point (:func:`nlpt.continue_branch`).
     **threshold_options
-        Further keyword arguments of :func:`find_threshold` (continuation options).
+        Further keyword arguments of :func:`find_threshold` (:class:`nlpt.ContinuationPar` fields).
 
     Returns
     -------
@@ -142,64 +160,87 @@ def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_step
     n_directions = as_int("n_directions", n_directions)
     if normal_form_options is not None and not isinstance(normal_form_options, dict):
         raise NLPTInputError(f"normal_form_options: expected a dict, got {type(normal_form_options).__name__}")
-    thr = find_threshold(model, lam_max, tol=tol, **threshold_options)
-    if thr.status == "fold" and thr.critical_vectors is not None:
-        return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=saddle_node(model, thr))
-    if thr.status != "crossing" or thr.critical_vectors is None:
-        return Analysis(thr, None, [])
+    problem = select_problem(model, engine, W0=W0)
+    thr = find_threshold(problem, lam_max, tol=tol, progress=progress, **threshold_options)
+    fam = problem.describe()
+    if thr.status == "fold" and thr.x_c is not None:
+        return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=saddle_node(problem, thr), family=fam)
+    if thr.status != "crossing" or thr.x_c is None:
+        return Analysis(thr, None, [], family=fam)
+    sw = dict(dlam=dlam, n_steps=n_steps, n_directions=n_directions) if switch else None
     try:
-        nf = normal_form(model, thr.W_c, thr.lam_c, thr.critical_vectors, thr.tangent, **(normal_form_options or {}))
+        nf, branches = _local_analysis(problem, thr, normal_form_options or {}, sw)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
         if isinstance(exc, NLPTInputError) and normal_form_options:
             raise
-        return Analysis(thr, None, [], normal_form_error=f"normal form failed: {exc}")
-    local = _local_morse(model, thr.W_c, thr.lam_c, nf)
-    branches = []
-    if switch:
-        branches = switch_branches(model, thr.W_c, thr.lam_c, thr.critical_vectors, nf, dlam=dlam,
-                                   n_steps=n_steps, n_directions=n_directions)
-    return Analysis(thr, nf, branches, local_morse=local)
+        return Analysis(thr, None, [], normal_form_error=f"normal form failed: {exc}", family=fam)
+    local = _local_morse(problem, thr, nf)
+    return Analysis(thr, nf, branches, local_morse=local, family=fam)
 
 
-def _local_morse(model: Model, W_c, lam_c: float, nf: NormalFormResult):
-    """Morse indices on the followed branch at lam_c -+ delta (module docstring)."""
+def _local_analysis(problem: Problem, thr: ThresholdResult, nf_options: dict, sw):
+    """(normal form, bifurcated branches) at the crossing, on the family where its kernel lives."""
+    where = thr.critical_sector
+    if where == "mixed":
+        raise ValueError("the near-zero cluster spans the family's own coordinates and a transverse sector "
+                         "(or several sectors); the normal form of such a coincidence is not computed")
+    if where == "own":
+        nf = normal_form(problem, problem.native(thr.x_c), thr.lam_c, thr.Phi_x.reshape((-1,) + tuple(problem.shape)),
+                         problem.native(thr.tangent_x), **nf_options)
+        branches = [] if sw is None else switch_branches(problem, problem.native(thr.x_c), thr.lam_c,
+                                                         nf.Phi_x.reshape((-1,) + tuple(problem.shape)), nf, **sw)
+        return nf, branches
+    from .reduced import transverse_normal_form, transverse_switch
+
+    h = int(where.split()[-1])
+    nf, sp, Phi = transverse_normal_form(problem, thr.x_c, thr.lam_c, h, thr.tangent_x, thr.zero_tol, **nf_options)
+    branches = [] if sw is None else transverse_switch(sp, problem.split_coords(thr.x_c, h), thr.lam_c, Phi, nf, **sw)
+    return nf, branches
+
+
+def _local_morse(problem: Problem, thr: ThresholdResult, nf: NormalFormResult):
+    """Morse indices of the full Hessian on the followed branch at lam_c -+ delta (module docstring)."""
+    lam_c = thr.lam_c
     delta = max(min(0.01 * lam_c, 1e-3), 1e-9)
     smin = float(np.min(np.abs(nf.slope_eigenvalues)))
     tol = 0.1 * delta * smin
+    k = max(problem.default_n_eigs(), 1)
     out = []
     for sgn in (-1.0, 1.0):
         lam = lam_c + sgn * delta
         if not 0.0 <= lam <= 1.0:
             out.append(None)
             continue
-        res = newton(model, W_c + sgn * delta * nf.tangent, lam, tol=1e-12, maxiter=30)
-        if not res.converged:
+        c = newton_at_lam(problem, thr.x_c + sgn * delta * thr.tangent_x, lam, 1e-12 * max(1.0, _gscale(problem)), 30)
+        if not c.converged:
             out.append(None)
             continue
-        ev = model.at(res.W, lam)
-        if model.size <= DENSE_MAX:
-            e = np.linalg.eigvalsh(ev.hessian())
-        else:
-            e = lowest_eigenpairs(ev, min(model.size - 2, nf.multiplicity + 8))[0]
-        out.append(int(np.sum(e < -tol)))
+        out.append(problem.spectrum(c.pt, k, tol).morse)
     return out[0], out[1], delta
 
 
-def saddle_node(model: Model, thr: ThresholdResult) -> dict:
+def _gscale(problem):
+    from .corrector import grad_scale
+
+    return grad_scale(problem)
+
+
+def saddle_node(model, thr: ThresholdResult) -> dict:
     """Saddle-node coefficients at a fold (module docstring): ``g_mu = <phi, d/dlam grad L>``,
-    ``g_xx = D^3L[phi, phi, phi]`` at ``(W_c, lam_c)``, phi the lowest critical vector.
+    ``g_xx = D^3L[phi, phi, phi]`` at ``(x_c, lam_c)``, phi the lowest critical vector.
 
     ``nondegenerate`` is True when both are nonzero against their scales (``|d/dlam grad|`` and
     ``||D^3L[phi, phi, .]||``, relative 1e-8); ``branch_side`` is ``"lam < lam_fold"`` when
     ``g_mu g_xx > 0`` (solutions of ``g_mu mu + g_xx xi^2 / 2 = 0`` need ``mu <= 0``), else
     ``"lam > lam_fold"``; ``curvature = -g_xx / (2 g_mu)`` gives ``lam - lam_fold ~ curvature xi^2``.
     """
-    phi = thr.critical_vectors[0]
-    ev = model.at(thr.W_c, thr.lam_c)
-    gl = ev.grad_lam()
-    g_mu = float(np.sum(phi * gl))
-    d3v = ev.d3_vec(phi, phi)
-    g_xx = float(np.sum(d3v * phi))
+    problem = thr.problem if thr.problem is not None else select_problem(model)
+    phi = thr.Phi_x[0]
+    pt = problem.at(thr.x_c, thr.lam_c)
+    gl = pt.grad_lam()
+    g_mu = float(phi @ gl)
+    d3v = pt.d3_vec(phi, phi)
+    g_xx = float(d3v @ phi)
     nondeg = abs(g_mu) > 1e-8 * float(np.linalg.norm(gl)) and abs(g_xx) > 1e-8 * float(np.linalg.norm(d3v))
     return {
         "lam_fold": float(thr.lam_c),

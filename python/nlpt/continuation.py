@@ -1,55 +1,37 @@
-"""Continuation of the critical branch and the measured threshold (SPEC 4, 5).
+"""Continuation of the critical branch of any family (SPEC 4, 8): the stepper and the branch.
 
-Starting from the linear-endpoint critical point ``(W*, 0)`` the branch of solutions of
-``F(W, lam) = grad L_lam(W) = 0`` is followed by **pseudo-arclength continuation** (Keller): the
-unknowns are ``u = (W, lam)`` (flat, length ``m d + 1``), the branch is parametrised by its
-arclength s in the Euclidean norm of u, so it can pass folds (turning points in lam) where the
-natural parameter lam cannot.
+Starting from the critical point ``(x0, 0)`` the branch of solutions of ``grad L(x, lam) = 0`` is
+followed by **pseudo-arclength continuation** (Keller) in ``u = (x, lam)``, so that it can pass
+folds (turning points in lam) where the natural parameter cannot:
 
-* **tangent**: ``t = (t_W, t_lam)``, ``|t| = 1``, from the bordered system
-  ``[[H, d/dlam grad], [t_prev^T]] x = [0, 1]``, ``t = x / |x|``: the first block row says that
-  t is tangent to the branch (``H t_W + t_lam d/dlam grad = 0``), the border ``t_prev . t > 0``
-  keeps the orientation of the previous tangent (sign continuity), and the start uses
-  ``t_prev = (0, 1)`` (lam increasing from 0);
-* **predictor**: ``u_pred = u + h t``;
-* **corrector**: Newton on the bordered system ``grad L_lam(W) = 0``,
-  ``t . (u - u_prev) = h`` (arclength constraint), Jacobian ``[[H, d/dlam grad], [t^T]]``.  The
-  bordered Jacobian is regular at a simple fold, where H itself is singular (the saddle-node
-  condition ``<phi, d/dlam grad> != 0``);
-* **step control**: the arclength step h is capped so that the displacement in W stays below
-  ``dW_rtol * max(|W|, 1)`` and the step in lam below ``ds_max``; it is halved when Newton fails,
-  when the corrected point lies farther than ``jump_rtol * h`` from the prediction, or when the
-  lowest eigenvalue misses its secant prediction (in s) from the last two points by more than
-  ``eig_rtol * |predicted change| + eig_atol * alpha`` (eigenvalues are continuous along a branch;
-  a jump means the corrector landed on a neighbouring branch); it grows by ``grow`` after an
-  easy convergence.  Below ``ds_min`` the step collapses and the branch ends with status
-  ``"step collapse at lam=..."``.
+* **tangent** ``t = (t_x, t_lam)``, ``|t| = 1``, oriented like the previous one (the start uses
+  ``(0, 1)``: lam increasing from 0) -- :func:`nlpt.corrector.tangent`;
+* **predictor** ``u + h t``; **corrector** Newton on the bordered system
+  (:func:`nlpt.corrector.arc_correct`), regular at a simple fold;
+* **step control** (:class:`nlpt.ContinuationPar`): the arclength step h is capped so that the
+  displacement in x stays below ``dW_rtol max(|x|, 1)``, the step in lam below ``ds_max``, and,
+  while lam is below twice the predicted threshold ``lam_hint``, below
+  ``first_step_fraction * lam_hint`` -- so a crossing near the prediction is never inside the
+  first step; it is halved when Newton fails, when the corrected point lies farther than
+  ``jump_rtol h`` from the prediction, when the lowest eigenvalue misses its secant prediction
+  by more than ``eig_rtol |predicted change| + eig_atol floor`` (a jump to a neighbouring
+  branch), or when the fold-pair guard sees the lowest eigenvalue dip below zero inside the step
+  (cubic Hermite interpolant of its values and slopes); it grows by ``grow`` after an easy
+  convergence; below ``ds_min`` the branch ends with status ``"step collapse at lam=..."``.  A
+  point whose lowest eigenvalue is below ``SINGULAR_RTOL`` times the last point's in magnitude is
+  not accepted (the tangent is ill-determined next to a singular point); the step is retried at
+  0.6 h.
 
-**Folds.**  ``t_lam = dlam/ds`` changes sign exactly where the branch turns back in lam.  At such a
-point one Hessian eigenvalue passes through zero (differentiate ``H t_W + t_lam d/dlam grad = 0``:
-with ``t_lam = 0``, ``H t_W = 0``), so the branch's stability changes there.  Every sign change of
-``t_lam`` between two branch points is refined by Brent's method on ``s -> t_lam(u(s))``, ``u(s)``
-the bordered-Newton point at arclength s from the left point, and recorded as a
-:class:`SpecialPoint` of type ``"fold"``; Morse index changes without a fold are ``"crossing"``.
-For uniform a the S_m symmetry makes the first softening a pitchfork-like crossing of the
-symmetric branch, which keeps going in lam; for non-uniform a (imperfection eta > 0, SPEC 5) it
-generically unfolds into a fold.
+At every point the stability spectrum is recorded (:class:`nlpt.problem.Spectrum`: the lowest
+own eigenvalues and, for reduced families, the transverse sectors with their multiplicities),
+with the Morse index.  Special points -- crossings, re-stabilisations, folds -- are found and
+refined afterwards by :mod:`nlpt.events`, which may insert points where a Morse change and the
+near-zero cluster at its refined location disagree.
 
-**Where the branch ends**: at ``lam_max`` (status ``"completed"``; the last point is solved at
-``lam = lam_max`` exactly), back at ``lam = 0`` after a fold (``"returned to lam=0"``), or
-``after_fold`` points past the ``max_folds``-th fold (``"stopped after fold at lam=..."``;
-default: 10 points past the first fold -- enough to see the branch turn back, and the
-threshold needs nothing beyond the first fold), besides the failures above and ``max_steps``.
-
-At every point the ``n_eigs`` lowest Hessian eigenvalues and the Morse index (number of
-eigenvalues below ``-morse_tol``) are recorded.  Degenerate clusters are never tracked vector by
-vector; only eigenvalue *values* (sorted) are used, which are well defined at multiplicity.
-
-:func:`find_threshold` takes the first sign change of the lowest eigenvalue on the branch.  On a
-stretch where lam increases (a crossing) it is refined with Brent's method on
-``lam -> lambda_min(H(W(lam), lam))``, ``W(lam)`` Newton-corrected at fixed lam from the
-interpolation of the bracketing branch points; when the sign change comes with a fold, the
-refined fold is the threshold (SPEC 4, "measured threshold").
+**Where the branch ends**: at ``lam_max`` (``"completed"``; the last point is solved at
+``lam = lam_max`` exactly), back at ``lam = 0`` after a fold (``"returned to lam=0"``),
+``after_fold`` points past the ``max_folds``-th fold (``"stopped after fold at lam=..."``), or
+on failure (step collapse, ``max_steps``, ``"start failed"``).
 """
 
 from __future__ import annotations
@@ -57,69 +39,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.sparse.linalg import LinearOperator, gmres, minres
 
-from ._validate import NLPTInputError, as_float, as_int, as_lam_max
-from .linear import critical_point
-from .model import Model, check_model
-from .newton import newton
-from .softening import imperfection, softening_rate
-from .spectral import DENSE_MAX, h0_preconditioner, lowest_eigenpairs, morse_index
+from ._validate import NLPTInputError, as_lam_max
+from .corrector import arc_correct, default_newton_tol, lowest_slope, newton_at_lam, tangent
+from .engine import select_problem
+from .params import ContinuationPar, continuation_par
+from .problem import Problem
+from .twolayer import MORSE_TOL
 
-__all__ = [
-    "SpecialPoint",
-    "Branch",
-    "ThresholdResult",
-    "continue_branch",
-    "find_threshold",
-    "default_n_eigs",
-]
+__all__ = ["SpecialPoint", "Branch", "continue_branch", "default_n_eigs", "MORSE_TOL"]
 
-#: Eigenvalues below ``-MORSE_TOL`` count toward the Morse index (absolute; well above the
-#: rounding level ``eps * ||H||`` of the eigen-solvers for the problem sizes of the package).
-MORSE_TOL = 1e-12
-
-#: Gradient tolerance of the bordered-Newton points of the fold refinement (see _refine_fold).
-REFINE_TOL = 1e-13
-
-#: At the crossing, eigenvalues with ``|lambda| <= ZERO_RTOL * alpha`` form the near-zero cluster.
-ZERO_RTOL = 1e-3
+#: A corrected point whose lowest eigenvalue is below SINGULAR_RTOL times the last point's in
+#: magnitude is not accepted (see _Stepper.guards); events are refined between points instead.
+SINGULAR_RTOL = 1e-3
 
 
-def _check_model(model) -> Model:
-    model = check_model(model)
-    if model.alpha <= 0:
-        raise NLPTInputError(
-            f"model.alpha: expected alpha > 0 (at alpha = 0 the Hessian at (W*, 0) is singular and the "
-            f"branch is not locally unique), got {model.alpha}"
-        )
-    return model
-
-
-def default_n_eigs(model: Model) -> int:
-    """Eigenvalues tracked per branch point by default.
-
-    Dense sizes (``m d <= DENSE_MAX``): ``(m-1) d + 1`` capped at ``m d`` -- the whole floor
-    cluster of H_0 plus one, so that an (m-1)-fold S_m-symmetric crossing is fully seen.  Above
-    that (matrix-free): ``m + 4`` capped at ``m d - 2``, enough for the (m-1)-fold cluster of a
-    simple eigenvalue of M.
-    """
-    P = model.size
-    if P <= DENSE_MAX:
-        return min(P, (model.m - 1) * model.d + 1)
-    return max(1, min(P - 2, model.m + 4))
+def default_n_eigs(problem) -> int:
+    """Own eigenvalues tracked per branch point by default (the family's choice)."""
+    return select_problem(problem).default_n_eigs()
 
 
 @dataclass
 class SpecialPoint:
-    """A point of the branch where the Morse index changes or lam turns back (SPEC 5).
+    """A refined point of the branch where the Morse index changes or lam turns back (SPEC 5).
 
-    ``type`` is ``"fold"`` (a turning point in lam: ``dlam/ds`` changes sign; ``lam``, ``s`` and
-    ``W`` are refined by Brent's method on ``dlam/ds`` along the arclength) or ``"crossing"`` (a
-    Morse index change on a stretch monotone in lam: ``lam`` by linear interpolation of the
-    crossing eigenvalue between the two branch points around it; :func:`find_threshold` refines
-    the first one).  ``multiplicity`` is ``|index_after - index_before|``.
+    ``type``: ``"crossing"`` (the Morse index grows on a stretch monotone in lam),
+    ``"restabilisation"`` (it shrinks), ``"fold"`` (``dlam/ds`` changes sign) or ``"minimum"``
+    (the refined minimum of the lowest eigenvalue on a branch without a crossing).  ``lam``, ``s``
+    and the point ``x`` are refined to the stated tolerance (:mod:`nlpt.events`);
+    ``multiplicity`` is that of the near-zero cluster there, which equals
+    ``|index_after - index_before|`` unless ``note`` says otherwise; ``value`` is the crossing
+    eigenvalue (about 0; the minimum for type ``"minimum"``); ``lam_error`` an estimate of the
+    error in lam.
     """
 
     type: str
@@ -128,53 +79,56 @@ class SpecialPoint:
     index_after: int
     multiplicity: int
     s: float | None = None
-    W: np.ndarray | None = field(default=None, repr=False)
+    x: np.ndarray | None = field(default=None, repr=False)
+    value: float | None = None
+    lam_error: float | None = None
+    where: str = ""
+    note: str = ""
+    problem: Problem | None = field(default=None, repr=False)
+
+    @property
+    def W(self):
+        """The point in the model's full shape (m, d) (reduced families are expanded)."""
+        if self.x is None:
+            return None
+        return self.problem.full_vector(self.x) if self.problem is not None else self.x
 
     def to_dict(self) -> dict:
-        return {
-            "type": self.type,
-            "lam": float(self.lam),
-            "index_before": int(self.index_before),
-            "index_after": int(self.index_after),
-            "multiplicity": int(self.multiplicity),
-            "s": None if self.s is None else float(self.s),
-        }
+        f = lambda v: None if v is None else float(v)  # noqa: E731
+        return {"type": self.type, "lam": float(self.lam), "index_before": int(self.index_before),
+                "index_after": int(self.index_after), "multiplicity": int(self.multiplicity),
+                "s": f(self.s), "value": f(self.value), "lam_error": f(self.lam_error),
+                "where": self.where, "note": self.note}
 
 
 @dataclass
 class Branch:
-    """A continued branch of critical points ``grad L_lam(W) = 0`` (BifurcationKit-style).
+    """A continued branch of critical points (BifurcationKit-style).
 
     Attributes
     ----------
-    lams : (N,) array
-        Parameter values along the branch, starting at 0; increasing up to the first fold,
-        decreasing after it.
-    W : (N, m, d) array
-        The critical points.
+    x : (N, P) array
+        The critical points in the family's own coordinates.
+    lams, s, dlam_ds : (N,) arrays
+        Parameter, arclength from the start, lam component of the unit tangent (its sign
+        changes mark the folds).
     eigenvalues : (N, k) array
-        The k lowest Hessian eigenvalues (ascending) at each point.
+        The k lowest eigenvalues of the full Hessian (with multiplicity) at each point.
     morse : (N,) int array
-        Morse index (eigenvalues below ``-morse_tol``).
+        Morse index of the full Hessian (eigenvalues below ``-morse_tol``).
     grad_norms : (N,) array
-        ``||grad L_lam(W)||_F`` after correction.
-    status : str
-        ``"completed"``, ``"stopped after fold at lam=<value>"``, ``"returned to lam=0"``,
-        ``"step collapse at lam=<value>"``, ``"max steps reached at lam=<value>"`` or
-        ``"start failed"``.
-    message : str
-        A plain sentence explaining the status.
+        ``|grad L|`` after correction.
+    status, message : str
     special_points : list of SpecialPoint
-        Folds and Morse index changes, in order along the branch.
     lam_max, morse_tol : float
-    s : (N,) array
-        Arclength (Euclidean in ``(W, lam)``) from the start.
-    dlam_ds : (N,) array
-        ``t_lam``, the lam component of the unit tangent; its sign changes mark the folds.
+    engine : str
+        Which implementation of the family produced it (``"full"``, ``"reduced"``, ``"problem"``).
+    W : (N, m, d) array (property)
+        For the model: the points in full coordinates (reduced branches are expanded).
     """
 
+    x: np.ndarray = field(repr=False)
     lams: np.ndarray = field(repr=False)
-    W: np.ndarray = field(repr=False)
     eigenvalues: np.ndarray = field(repr=False)
     morse: np.ndarray = field(repr=False)
     grad_norms: np.ndarray = field(repr=False)
@@ -185,6 +139,15 @@ class Branch:
     morse_tol: float
     s: np.ndarray | None = field(default=None, repr=False)
     dlam_ds: np.ndarray | None = field(default=None, repr=False)
+    engine: str = "full"
+    problem: Problem | None = field(default=None, repr=False)
+    tangents: np.ndarray | None = field(default=None, repr=False)
+    spectra: list = field(default_factory=list, repr=False)
+    eigensolves: int = 0
+
+    @property
+    def W(self) -> np.ndarray:
+        return self.problem.full_points(self.x) if self.problem is not None else self.x
 
     @property
     def completed(self) -> bool:
@@ -192,13 +155,12 @@ class Branch:
 
     @property
     def folds(self) -> list:
-        """The special points of type ``"fold"``."""
         return [p for p in self.special_points if p.type == "fold"]
 
     @property
     def lowest(self) -> np.ndarray:
-        """The lowest Hessian eigenvalue along the branch."""
-        return self.eigenvalues[:, 0]
+        """The lowest eigenvalue of the full Hessian along the branch."""
+        return self.eigenvalues[:, 0] if self.eigenvalues.size else np.zeros(0)
 
     def __len__(self) -> int:
         return len(self.lams)
@@ -206,182 +168,177 @@ class Branch:
     def __repr__(self) -> str:
         if len(self.lams) == 0:
             return f"Branch(0 points, status={self.status!r})"
-        sp = ", ".join(f"{p.type} at lam={p.lam:.6g} (index {p.index_before}->{p.index_after})" for p in self.special_points)
-        return (
-            f"Branch({len(self.lams)} points, lam in [{self.lams.min():.6g}, {self.lams.max():.6g}], "
-            f"status={self.status!r}, Morse index {int(self.morse[0])} -> {int(self.morse[-1])}, "
-            f"lowest eigenvalue {self.lowest[0]:.3e} -> {self.lowest[-1]:.3e}, "
-            f"max |grad| {float(np.max(self.grad_norms)):.1e}, special points: [{sp}])"
-        )
+        sp = ", ".join(f"{p.type} at lam={p.lam:.6g} (index {p.index_before}->{p.index_after})"
+                       for p in self.special_points)
+        return (f"Branch({len(self.lams)} points, engine={self.engine!r}, lam in [{self.lams.min():.6g}, "
+                f"{self.lams.max():.6g}], status={self.status!r}, Morse index {int(self.morse[0])} -> "
+                f"{int(self.morse[-1])}, lowest eigenvalue {self.lowest[0]:.3e} -> {self.lowest[-1]:.3e}, "
+                f"max |grad| {float(np.max(self.grad_norms)):.1e}, special points: [{sp}])")
 
     def to_dict(self, include_points: bool = True) -> dict:
-        out = {
-            "status": self.status,
-            "message": self.message,
-            "n_points": len(self.lams),
-            "lam_max": float(self.lam_max),
-            "morse_tol": float(self.morse_tol),
-            "special_points": [p.to_dict() for p in self.special_points],
-        }
+        out = {"status": self.status, "message": self.message, "engine": self.engine,
+               "n_points": len(self.lams), "lam_max": float(self.lam_max), "morse_tol": float(self.morse_tol),
+               "eigensolves": int(self.eigensolves),
+               "special_points": [p.to_dict() for p in self.special_points]}
         if include_points:
-            out["lams"] = [float(x) for x in self.lams]
-            out["lowest_eigenvalues"] = [[float(x) for x in row] for row in self.eigenvalues]
-            out["morse"] = [int(x) for x in self.morse]
-            out["grad_norms"] = [float(x) for x in self.grad_norms]
+            out["lams"] = [float(v) for v in self.lams]
+            out["lowest_eigenvalues"] = [[float(v) for v in row] for row in self.eigenvalues]
+            out["morse"] = [int(v) for v in self.morse]
+            out["grad_norms"] = [float(v) for v in self.grad_norms]
             if self.s is not None:
-                out["s"] = [float(x) for x in self.s]
-                out["dlam_ds"] = [float(x) for x in self.dlam_ds]
+                out["s"] = [float(v) for v in self.s]
+                out["dlam_ds"] = [float(v) for v in self.dlam_ds]
         return out
 
 
-def _spectrum(ev, k: int, morse_tol: float, X0=None, vectors: bool = True):
-    """k lowest eigenpairs (values ascending, vectors as columns) and the Morse index.
+class _Stepper:
+    """The state of one continuation: accepted points and the step in progress."""
 
-    Dense sizes (``m d <= DENSE_MAX``) use ``numpy.linalg.eigh`` (LAPACK syevd) on the whole
-    Hessian: the floor eigenvalue alpha of H_0 is exactly ``(m-1) d``-fold, and LAPACK's syevr
-    (MRRR) can stop with "Internal Error" on such exact clusters when many pairs are requested;
-    syevd has no such trouble and returns all eigenvalues, so the Morse index comes for free.
-    Above DENSE_MAX the matrix-free :func:`nlpt.spectral.lowest_eigenpairs` (warm-started from
-    ``X0``) and :func:`nlpt.spectral.morse_index` are used.  ``vectors=False`` lets the dense
-    path skip the eigenvectors (the matrix-free path always has them, for the next warm start).
-    """
-    if ev.model.size <= DENSE_MAX:
-        if not vectors:  # values only: several times cheaper than the full decomposition
-            vals = np.linalg.eigvalsh(ev.hessian())
-            return vals[:k], None, int(np.sum(vals < -morse_tol))
-        vals, vecs = np.linalg.eigh(ev.hessian())
-        return vals[:k], vecs[:, :k], int(np.sum(vals < -morse_tol))
-    vals, vecs = lowest_eigenpairs(ev, k, X0=X0)
-    morse = int(np.sum(vals < -morse_tol))
-    if morse == len(vals) and len(vals) < ev.model.size:
-        morse = morse_index(ev, tol=morse_tol)
-    return vals, vecs, morse
+    def __init__(self, problem: Problem, lam_max: float, par: ContinuationPar, lam_hint, progress):
+        self.pb, self.lam_max, self.par, self.progress = problem, lam_max, par, progress
+        self.lam_hint = lam_hint if lam_hint is not None and lam_hint > 0 else None
+        self.k = par.n_eigs if par.n_eigs is not None else problem.default_n_eigs()
+        if self.k > problem.size:
+            raise NLPTInputError(f"n_eigs: expected at most the number of unknowns {problem.size}, got {self.k}")
+        self.tol = par.newton_tol if par.newton_tol is not None else default_newton_tol(problem)
+        self.morse_tol = par.morse_tol if par.morse_tol is not None else problem.morse_tol()
+        self.floor = problem.floor
+        self.us, self.gns, self.specs, self.ts, self.ss = [], [], [], [], []
+        self.eigensolves = 0
+        self.slopes = {}
+        self.folds, self.since_fold, self.force_end = 0, None, False
 
+    # -- bookkeeping -------------------------------------------------------------------------
+    def spectrum(self, pt):
+        self.eigensolves += 1
+        X0 = self.specs[-1].vectors if self.specs else None
+        return self.pb.spectrum(pt, self.k, self.morse_tol, X0=X0)
 
-def _lowest(ev) -> float:
-    """The lowest Hessian eigenvalue (dense syevd below DENSE_MAX, see :func:`_spectrum`)."""
-    if ev.model.size <= DENSE_MAX:
-        return float(np.linalg.eigvalsh(ev.hessian())[0])
-    return float(lowest_eigenpairs(ev, 1)[0][0])
+    def record(self, c, spec, t, s):
+        self.us.append(c.u)
+        self.gns.append(c.grad_norm)
+        self.specs.append(spec)
+        self.ts.append(t)
+        self.ss.append(s)
+        if self.progress is not None:
+            self.progress({"stage": "continuation", "lam": c.lam, "points": len(self.us),
+                           "eigensolves": self.eigensolves})
 
+    def slope_at(self, i: int, t) -> float:
+        if i not in self.slopes:
+            u = self.us[i]
+            self.slopes[i] = lowest_slope(self.pb, self.pb.at(u[:-1], u[-1]), self.specs[i], t)
+        return self.slopes[i]
 
-# -- the bordered system ---------------------------------------------------------------------------
+    def build(self, status: str, message: str) -> Branch:
+        from .events import attach_special_points
 
+        br = branch_from(self.pb, self.us, self.gns, self.specs, self.ts, self.ss, status, message,
+                         self.lam_max, self.morse_tol, self.eigensolves)
+        return attach_special_points(self.pb, br, self.par, self.tol)
 
-def _bordered_solve(ev, c: np.ndarray, f: np.ndarray, f_last: float) -> np.ndarray:
-    """Solve ``[[H, d/dlam grad], [c^T]] x = [f, f_last]`` (x of length m d + 1).
+    # -- one step ------------------------------------------------------------------------------
+    def step_size(self, h: float) -> float:
+        par, u, t = self.par, self.us[-1], self.ts[-1]
+        tx = float(np.linalg.norm(t[:-1]))
+        cap = par.dW_rtol * max(float(np.linalg.norm(u[:-1])), 1.0)
+        hh = min(h, cap / tx if tx > 0 else np.inf, par.ds_max / abs(t[-1]) if t[-1] != 0 else np.inf)
+        if self.lam_hint is not None and u[-1] < 2.0 * self.lam_hint and t[-1] != 0:
+            hh = min(hh, max(par.first_step_fraction * self.lam_hint / abs(t[-1]), 4 * par.ds_min))
+        e = float(self.specs[-1].min)
+        if self.morse_tol < e < par.dip_rtol * self.floor:
+            # Near a small lowest eigenvalue, step at most twice the distance to its predicted
+            # zero: a simple fold ahead is stepped across to about the mirror value -e (refined
+            # later; the mirror is as far from zero as the last point, so the singular-point
+            # guard accepts it); a fold pair narrower than a step is caught by the Hermite check.
+            sl = self.slope_at(len(self.us) - 1, t)
+            if sl < 0:
+                hh = min(hh, max(2.0 * e / -sl, 64 * par.ds_min))
+        return hh
 
-    Dense (``m d <= DENSE_MAX``): LAPACK on the (P+1) x (P+1) matrix, least squares if it is
-    singular (at a branch point of the symmetric branch the bordered matrix is singular too).
-    Matrix-free: GMRES on the bordered operator, right-preconditioned by
-    ``diag((H_0 + (tau - alpha) I)^{-1}, 1)`` (the SPD preconditioner of the Newton solves).
-    """
-    mdl = ev.model
-    P = mdl.size
-    gl = ev.grad_lam().ravel()
-    rhs = np.append(np.ravel(f), f_last)
-    if P <= DENSE_MAX:
-        A = np.empty((P + 1, P + 1))
-        A[:P, :P] = ev.hessian()
-        A[:P, P] = gl
-        A[P] = c
-        try:
-            x = np.linalg.solve(A, rhs)
-            if np.all(np.isfinite(x)):
-                return x
-        except np.linalg.LinAlgError:
-            pass
-        return np.linalg.lstsq(A, rhs, rcond=1e-14)[0]
-    op = ev.operator()
-    T = h0_preconditioner(ev)
+    def end_target(self, hh: float):
+        lam, tl = float(self.us[-1][-1]), float(self.ts[-1][-1])
+        if tl > 0 and (lam + hh * tl > self.lam_max - self.par.ds_min or self.force_end):
+            return self.lam_max
+        if tl < 0 and lam + hh * tl < self.par.ds_min:
+            return 0.0
+        return None
 
-    def mv(x):
-        return np.append(op @ x[:P] + gl * x[P], c @ x)
+    def correct(self, hh: float, end):
+        u, t = self.us[-1], self.ts[-1]
+        if end is None:
+            return arc_correct(self.pb, u, t, hh, u + hh * t, self.tol, self.par.newton_maxiter), hh
+        hh = (end - u[-1]) / t[-1]
+        return newton_at_lam(self.pb, u[:-1] + hh * t[:-1], end, self.tol, self.par.newton_maxiter), hh
 
-    def prec(x):
-        return np.append(T @ x[:P], x[P])
+    def guards(self, c, hh: float, end):
+        """(reason for rejection or None, spectrum, tangent, end-next flag)."""
+        u, t = self.us[-1], self.ts[-1]
+        if not c.converged:
+            return c.message, None, None, False
+        dist = float(np.linalg.norm(c.u - (u + hh * t)))
+        if dist > self.par.jump_rtol * hh:
+            return f"the corrector moved {dist:.2e} from the prediction (allowed {self.par.jump_rtol * hh:.2e})", None, None, False
+        if end is None and c.lam > self.lam_max:
+            return f"the corrected point passed lam_max (lam = {c.lam:.6g})", None, None, True
+        spec = self.spectrum(c.pt)
+        e_last = float(self.specs[-1].min)
+        if abs(spec.min) < SINGULAR_RTOL * abs(e_last) and hh > 64 * self.par.ds_min and end is None:
+            # Landing next to an isolated singular point (the first steps are fractions of the
+            # prediction, which can be accurate to 1e-6): the tangent there is ill-determined in
+            # the near-kernel, so land elsewhere (the retry uses 0.6 h, not 0.5 h, so as not to
+            # hit the same point of the cadence again).  Relative to the last point's eigenvalue,
+            # so that a stretch along which the eigenvalue stays small (a neck) is still followed.
+            return (f"the point lies next to a singular point (lowest eigenvalue {spec.min:.2e}, below "
+                    f"{SINGULAR_RTOL:g} x the last point's {e_last:.2e})"), None, None, False
+        why = self._continuity(spec, hh)
+        if why is not None:
+            return why, None, None, False
+        t_new = tangent(self.pb, c.pt, t)
+        why = self._fold_pair(c, spec, t_new, hh)
+        return why, spec, t_new, False
 
-    A = LinearOperator((P + 1, P + 1), matvec=mv, dtype=float)
-    M = LinearOperator((P + 1, P + 1), matvec=prec, dtype=float)
-    x, _ = gmres(A, rhs, M=M, rtol=1e-12, restart=min(P + 1, 200), maxiter=20)
-    return x
-
-
-def _arc_tangent(ev, t_prev: np.ndarray) -> np.ndarray:
-    """Unit tangent ``(t_W, t_lam)`` oriented by ``t_prev . t > 0`` (module docstring)."""
-    x = _bordered_solve(ev, t_prev, np.zeros(ev.model.size), 1.0)
-    return x / np.linalg.norm(x)
-
-
-@dataclass
-class _ArcPoint:
-    u: np.ndarray
-    converged: bool
-    iterations: int
-    grad_norm: float
-    message: str
-    ev: object = None
-
-
-def _arc_correct(model: Model, u0: np.ndarray, t: np.ndarray, h: float, u_pred: np.ndarray,
-                 tol: float, maxiter: int) -> _ArcPoint:
-    """Newton on ``grad L_lam(W) = 0, t . (u - u0) = h`` from ``u_pred`` (bordered Jacobian).
-
-    Backtracking halves the step while ``||grad||`` grows (down to 1e-4), as in
-    :func:`nlpt.newton.newton`.  A point with lam outside [0, 1] is a failure, not an error.
-    """
-    m, d, P = model.m, model.d, model.size
-    u = u_pred.copy()
-
-    def at(u):
-        if not 0.0 <= u[P] <= 1.0:
+    def _continuity(self, spec, hh):
+        if len(self.us) < 2:
             return None
-        return model.at(u[:P].reshape(m, d), float(u[P]))
+        e_prev, e_last = self.specs[-2].min, self.specs[-1].min
+        slope = (e_last - e_prev) / (self.ss[-1] - self.ss[-2])
+        pred = e_last + hh * slope
+        err = abs(spec.min - pred)
+        bound = self.par.eig_rtol * abs(hh * slope) + self.par.eig_atol * abs(self.floor)
+        if err > bound:
+            return (f"the lowest eigenvalue jumped to {spec.min:.3e}, {err:.2e} from its secant prediction "
+                    f"{pred:.3e} (allowed {bound:.2e})")
+        return None
 
-    ev = at(u)
-    if ev is None:
-        return _ArcPoint(u, False, 0, np.inf, f"the predictor left [0, 1] in lam (lam = {u[P]:.6g})")
-    g = ev.grad().ravel()
-    gn = float(np.linalg.norm(g))
-    for it in range(maxiter + 1):
-        cons = float(t @ (u - u0) - h)
-        if gn <= tol and abs(cons) <= 1e-12 * max(1.0, abs(h)):
-            return _ArcPoint(u, True, it, gn, "converged", ev)
-        if it == maxiter:
-            break
-        step = -_bordered_solve(ev, t, g, cons)
-        if not np.all(np.isfinite(step)):
-            return _ArcPoint(u, False, it + 1, gn, "non-finite Newton step on the bordered system")
-        a = 1.0
-        while True:
-            ev_new = at(u + a * step)
-            gn_new = np.inf if ev_new is None else float(np.linalg.norm(ev_new.grad()))
-            if gn_new < gn or a < 1e-4:
-                break
-            a *= 0.5
-        if ev_new is None or not np.isfinite(gn_new):
-            return _ArcPoint(u, False, it + 1, gn, "the corrector left [0, 1] in lam or the gradient is not finite")
-        u, ev, gn = u + a * step, ev_new, gn_new
-        g = ev.grad().ravel()
-    return _ArcPoint(u, False, maxiter, gn,
-                     f"no convergence in {maxiter} iterations (||grad|| = {gn:.3e} > tol = {tol:.1e})")
+    def _fold_pair(self, c, spec, t_new, hh):
+        e_a, e_b = float(self.specs[-1].min), float(spec.min)
+        par = self.par
+        if not (min(e_a, e_b) < par.dip_rtol * self.floor and e_a > self.morse_tol and e_b > self.morse_tol):
+            return None
+        # A pair of folds closer together than one step leaves the Morse index and the sign of
+        # dlam/ds unchanged at both ends; the cubic Hermite interpolant of the lowest eigenvalue
+        # in s (values and slopes at both ends) shows the dip in between.
+        i = len(self.us) - 1
+        sl_a = self.slope_at(i, self.ts[-1])
+        sl_b = lowest_slope(self.pb, c.pt, spec, t_new)
+        dip = _hermite_min(e_a, sl_a, e_b, sl_b, hh)
+        if dip < 0 and hh > 64 * par.ds_min:
+            return (f"the lowest eigenvalue may dip below zero inside the step (cubic Hermite minimum {dip:.2e} "
+                    f"between {e_a:.2e} and {e_b:.2e}): a fold pair may lie inside")
+        self.slopes[i + 1] = sl_b
+        return None
 
-
-class _CorrectorFailed(Exception):
-    pass
-
-
-def _lowest_slope(ev, t: np.ndarray) -> float:
-    """``d lambda_min / ds = D^3L[phi, phi, t_W] + t_lam phi^T (dH/dlam) phi`` (Hellmann-Feynman),
-    phi the unit eigenvector of the lowest Hessian eigenvalue, t the unit tangent."""
-    mdl = ev.model
-    if mdl.size <= DENSE_MAX:
-        phi = np.linalg.eigh(ev.hessian())[1][:, 0]
-    else:
-        phi = lowest_eigenpairs(ev, 1)[1][:, 0]
-    Phi = phi.reshape(mdl.m, mdl.d)
-    tW = t[:-1].reshape(mdl.m, mdl.d)
-    return float(np.sum(ev.d3_vec(Phi, Phi) * tW) + t[-1] * ev.hessian_lam_quadratic(Phi))
+    def accept(self, c, spec, t_new, hh, end):
+        s = self.ss[-1] + (float(np.linalg.norm(c.u - self.us[-1])) if end is not None else hh)
+        t_old = self.ts[-1]
+        self.record(c, spec, t_new, s)
+        if self.since_fold is not None:
+            self.since_fold += 1
+        if t_new[-1] * t_old[-1] < 0:
+            self.folds += 1
+            if self.par.max_folds is not None and self.folds == self.par.max_folds:
+                self.since_fold = 0
 
 
 def _hermite_min(e0: float, d0: float, e1: float, d1: float, h: float) -> float:
@@ -392,695 +349,135 @@ def _hermite_min(e0: float, d0: float, e1: float, d1: float, h: float) -> float:
     return float(p.min())
 
 
-def _refine_fold(model: Model, u_a, u_b, t_a, tol: float, maxiter: int):
-    """The fold between two branch points: zero of ``s -> t_lam(u(s))`` by Brent's method.
-
-    ``u(s)`` solves ``grad = 0, t_a . (u - u_a) = s`` (the frame of the left point, regular across
-    the fold); its tangent is oriented by ``t_a`` like the branch's, so ``t_lam`` changes sign on
-    ``[0, s_b]``, ``s_b = t_a . (u_b - u_a)``.  Returns ``(s, u)`` or raises _CorrectorFailed.
-    """
-    s_b = float(t_a @ (u_b - u_a))
-    cache = {}
-
-    def t_lam(s):
-        frac = s / s_b
-        u_pred = u_a + frac * (u_b - u_a)
-        # At the fold lam is off by about ||grad residual|| / |<phi, d/dlam grad>|, so the refinement
-        # asks for a residual well below the branch tolerance (falling back to it if unreachable).
-        res = _arc_correct(model, u_a, t_a, s, u_pred, min(tol, REFINE_TOL), maxiter + 10)
-        if not res.converged:
-            res = _arc_correct(model, u_a, t_a, s, u_pred, tol, maxiter)
-        if not res.converged:
-            raise _CorrectorFailed(f"bordered Newton failed at arclength {s:.6g} past the fold bracket: {res.message}")
-        cache[s] = res.u
-        return float(_arc_tangent(res.ev, t_a)[-1])
-
-    f0, f1 = t_lam(0.0), t_lam(s_b)
-    if f0 * f1 > 0:
-        raise _CorrectorFailed("dlam/ds does not change sign between the bracketing points")
-    s = brentq(t_lam, 0.0, s_b, xtol=1e-14 * max(1.0, abs(s_b)), rtol=4 * np.finfo(float).eps, maxiter=100)
-    if s not in cache:
-        t_lam(s)
-    return s, cache[s]
+def branch_from(problem, us, gns, specs, ts, ss, status, message, lam_max, morse_tol, eigensolves) -> Branch:
+    """A :class:`Branch` from the stepper's records (points sorted as given)."""
+    N = len(us)
+    P = problem.size
+    k_exp = problem.expanded_n_eigs()
+    eig_rows = [sp.lowest(k_exp) for sp in specs]
+    k = min((len(r) for r in eig_rows), default=0)
+    return Branch(
+        x=np.array([u[:-1] for u in us], dtype=float).reshape(N, P),
+        lams=np.array([u[-1] for u in us], dtype=float),
+        eigenvalues=np.array([r[:k] for r in eig_rows], dtype=float).reshape(N, k),
+        morse=np.array([sp.morse for sp in specs], dtype=int),
+        grad_norms=np.array(gns, dtype=float),
+        status=status, message=message, special_points=[], lam_max=lam_max, morse_tol=morse_tol,
+        s=np.array(ss, dtype=float), dlam_ds=np.array([t[-1] for t in ts], dtype=float),
+        engine=problem.engine, problem=problem, tangents=np.array(ts, dtype=float).reshape(N, P + 1),
+        spectra=list(specs), eigensolves=eigensolves)
 
 
-def _special_points(model, lams, eigs, morse, s, tl, us, ts, newton_tol, newton_maxiter) -> list:
-    """Folds (sign changes of dlam/ds, refined) and Morse index changes elsewhere (interpolated)."""
-    pts = []
-    for i in range(len(lams) - 1):
-        i0, i1 = int(morse[i]), int(morse[i + 1])
-        if tl[i] * tl[i + 1] < 0 or tl[i + 1] == 0.0:
-            try:
-                s_f, u_f = _refine_fold(model, us[i], us[i + 1], ts[i], newton_tol, newton_maxiter)
-                lam, sf, W = float(u_f[-1]), s[i] + s_f, u_f[:-1].reshape(model.m, model.d)
-            except _CorrectorFailed:  # keep the fold at the bracketing point nearer to it
-                j = i if abs(tl[i]) < abs(tl[i + 1]) else i + 1
-                lam, sf, W = float(lams[j]), float(s[j]), us[j][:-1].reshape(model.m, model.d)
-            pts.append(SpecialPoint("fold", lam, i0, i1, abs(i1 - i0), float(sf), W))
+def _run(st: _Stepper) -> Branch:
+    par = st.par
+    h = par.ds0 / max(abs(st.ts[-1][-1]), 1e-300)
+    for _ in range(par.max_steps):
+        lam = float(st.us[-1][-1])
+        hh = st.step_size(h)
+        end = st.end_target(hh)
+        c, hh = st.correct(hh, end)
+        why, spec, t_new, end_next = st.guards(c, hh, end)
+        st.force_end = end_next
+        if why is not None:
+            h = hh if end_next else (0.6 if why.startswith("the point lies next to") else 0.5) * hh
+            if h < par.ds_min:
+                return st.build(f"step collapse at lam={lam:.6g}",
+                                f"the branch ends at lam = {lam:.6g}: lowest eigenvalue {st.specs[-1].min:.3e}, "
+                                f"dlam/ds = {st.ts[-1][-1]:.3e} (arclength step below ds_min = {par.ds_min:g}; "
+                                f"last rejection: {why})")
             continue
-        if i0 == i1:
-            continue
-        col = min(i0, i1)
-        if col < eigs.shape[1]:
-            e0, e1 = eigs[i, col], eigs[i + 1, col]
-            t = float(np.clip(e0 / (e0 - e1) if e0 != e1 else 0.5, 0.0, 1.0))
-        else:
-            t = 0.5
-        lam = lams[i] + t * (lams[i + 1] - lams[i])
-        pts.append(SpecialPoint("crossing", float(lam), i0, i1, abs(i1 - i0), float(s[i] + t * (s[i + 1] - s[i]))))
-    return pts
+        st.accept(c, spec, t_new, hh, end)
+        done = _finished(st, end)
+        if done is not None:
+            return done
+        h = min(par.grow * hh, 1e300) if c.iterations <= 3 else hh
+    lam = float(st.us[-1][-1])
+    return st.build(f"max steps reached at lam={lam:.6g}",
+                    f"stopped after {par.max_steps} steps at lam = {lam:.6g} before lam_max = {st.lam_max:g}")
 
 
-def continue_branch(
-    model: Model,
-    lam_max=1.0,
-    *,
-    W0=None,
-    n_eigs=None,
-    ds0=None,
-    ds_min=1e-7,
-    ds_max=0.05,
-    newton_tol=1e-10,
-    newton_maxiter=15,
-    jump_rtol=0.5,
-    dW_rtol=0.05,
-    eig_rtol=0.5,
-    eig_atol=0.05,
-    grow=1.5,
-    max_steps=5000,
-    morse_tol=MORSE_TOL,
-    max_folds=1,
-    after_fold=10,
-    dip_rtol=0.25,
-) -> Branch:
-    """Follow the critical branch from ``(W0, 0)`` (default ``W*`` of SPEC 3) by pseudo-arclength.
+def _finished(st: _Stepper, end):
+    n = len(st.us)
+    if end is not None:
+        if end == st.lam_max:
+            return st.build("completed", f"branch followed from lam = 0 to lam = {st.lam_max:g} in {n} points"
+                            + (f" through {st.folds} fold(s)" if st.folds else ""))
+        return st.build("returned to lam=0", f"the branch turned back at {st.folds} fold(s) and returned to "
+                        f"lam = 0 (another critical point of L_0) after {n} points")
+    if st.since_fold is not None and st.since_fold >= st.par.after_fold:
+        br = st.build("stopped after fold", "")
+        lam_fold = br.folds[st.par.max_folds - 1].lam if len(br.folds) >= st.par.max_folds else float(st.us[-1][-1])
+        br.status = f"stopped after fold at lam={lam_fold:.6g}"
+        br.message = (f"the branch turns back in lam at a fold (turning point) at lam = {lam_fold:.6g}; followed "
+                      f"{st.par.after_fold} points past fold {st.par.max_folds} (max_folds = {st.par.max_folds}) "
+                      f"and stopped at lam = {st.us[-1][-1]:.6g}")
+        return br
+    return None
+
+
+def continue_branch(problem, lam_max=1.0, *, par: ContinuationPar | None = None, W0=None, engine: str = "auto",
+                    lam_hint=None, progress=None, **options) -> Branch:
+    """Follow the critical branch from ``(x0, 0)`` by pseudo-arclength (module docstring).
 
     Parameters
     ----------
-    model : Model
-        With ``alpha > 0``.
+    problem : Problem or Model
+        The family; a :class:`nlpt.Model` is turned into one by ``engine`` (``"auto"``: the
+        group-reduced family where a has repeated values, else the full model; ``"reduced"``,
+        ``"full"``; :func:`nlpt.engine.select_problem`).
     lam_max : float in (0, 1]
-        Where to stop when lam increases.
+    par : ContinuationPar, optional
+        Steps, tolerances and limits; keyword ``options`` with its field names override it.
     W0 : (m, d) array, optional
-        Starting point at lam = 0; Newton-corrected first.  Default :func:`nlpt.linear.critical_point`.
-    n_eigs : int, optional
-        Eigenvalues tracked per point; default :func:`default_n_eigs`.
-    ds0 : float, optional
-        First step, in lam (default ``min(0.01, ds_max)``); ``ds_min <= ds0 <= ds_max``.
-    ds_max : float
-        Largest step in lam per point (``|t_lam| h <= ds_max``).
-    ds_min : float
-        Smallest arclength step h; below it the step collapses.
-    newton_tol, newton_maxiter :
-        Corrector tolerance on ``||grad||_F`` and iteration limit.
-    jump_rtol : float
-        A corrected point farther than ``jump_rtol * h`` from the prediction is rejected and the
-        step halved (branch jumping guard; h is the arclength step, t is a unit vector).
-    dW_rtol : float
-        The displacement in W per step, ``h |t_W|``, is capped at ``dW_rtol * max(|W|_F, 1)``.
-    eig_rtol, eig_atol : float
-        Spectral continuity guard: the lowest eigenvalue at the new point must lie within
-        ``eig_rtol * |predicted change| + eig_atol * alpha`` of its secant prediction (in s) from
-        the last two points, else the step is halved.
-    grow : float
-        Step growth factor after a convergence in at most 3 Newton iterations.
-    max_steps : int
-        Limit on accepted plus rejected steps.
-    morse_tol : float
-        Eigenvalues below ``-morse_tol`` count toward the Morse index.
-    max_folds : int or None
-        Stop ``after_fold`` points past this many folds (None: follow the branch through every
-        fold until lam_max, lam = 0 or ``max_steps``).
-    after_fold : int
-        Points recorded past the ``max_folds``-th fold before stopping (>= 1).
-    dip_rtol : float
-        Fold-pair guard: where the lowest eigenvalue lambda_min is below ``dip_rtol * alpha`` and
-        decreasing, the step is capped at 1.5 times the distance to its linearly predicted zero
-        (``h <= 1.5 lambda_min / |d lambda_min/ds|``); and where it is positive at both ends of a
-        step, a step whose cubic Hermite interpolant of lambda_min(s) (values and
-        slopes ``d lambda_min/ds = D^3L[phi, phi, t_W] + t_lam phi^T (dH/dlam) phi`` at both ends)
-        dips below zero is halved, so that two folds closer together than one step are resolved
-        instead of skipped.  0 switches the guard off.
+        Model only: the starting point at lam = 0 (default W* of SPEC 3), Newton-corrected.
+    lam_hint : float, optional
+        The predicted threshold; steps before ``2 lam_hint`` are capped by
+        ``first_step_fraction * lam_hint``.
+    progress : callable, optional
+        Called with ``{"stage", "lam", "points", "eigensolves"}`` after every accepted point.
 
     Returns
     -------
     Branch
         Numerical failure (step collapse, no start) is reported in ``status``/``message``.
     """
-    model = _check_model(model)
+    problem = select_problem(problem, engine, W0=W0)
     lam_max = as_lam_max(lam_max)
-    P = model.size
-    k = default_n_eigs(model) if n_eigs is None else as_int("n_eigs", n_eigs)
-    if k > P:
-        raise NLPTInputError(f"n_eigs: expected at most m d = {P}, got {k}")
-    ds_min = as_float("ds_min", ds_min, minimum=0.0, strict=True)
-    ds_max = as_float("ds_max", ds_max, minimum=0.0, strict=True)
-    ds0 = min(0.01, ds_max) if ds0 is None else as_float("ds0", ds0, minimum=0.0, strict=True)
-    if not ds_min <= ds0 <= ds_max:
-        raise NLPTInputError(f"ds0: expected ds_min <= ds0 <= ds_max, got ds_min={ds_min}, ds0={ds0}, ds_max={ds_max}")
-    newton_tol = as_float("newton_tol", newton_tol, minimum=0.0, strict=True)
-    newton_maxiter = as_int("newton_maxiter", newton_maxiter)
-    jump_rtol = as_float("jump_rtol", jump_rtol, minimum=0.0, strict=True)
-    dW_rtol = as_float("dW_rtol", dW_rtol, minimum=0.0, strict=True)
-    eig_rtol = as_float("eig_rtol", eig_rtol, minimum=0.0)
-    eig_atol = as_float("eig_atol", eig_atol, minimum=0.0, strict=True)
-    grow = as_float("grow", grow, minimum=1.0)
-    max_steps = as_int("max_steps", max_steps)
-    morse_tol = as_float("morse_tol", morse_tol, minimum=0.0)
-    max_folds = None if max_folds is None else as_int("max_folds", max_folds)
-    after_fold = as_int("after_fold", after_fold)
-    dip_rtol = as_float("dip_rtol", dip_rtol, minimum=0.0)
-    W_start = critical_point(model)[1] if W0 is None else model.check_W(W0, "W0")
-
-    lams, Ws, eigs, morses, gns, ss, us, ts = [], [], [], [], [], [], [], []
-    prev = {"vecs": None}
-
-    def spectrum(ev):
-        vals, vecs, mi = _spectrum(ev, k, morse_tol, prev["vecs"], vectors=False)
-        return vals, vecs, mi
-
-    def record(u, gn, spec, t, s):
-        vals, vecs, mi = spec
-        prev["vecs"] = vecs
-        lams.append(float(u[P]))
-        Ws.append(u[:P].reshape(model.m, model.d))
-        eigs.append(vals)
-        morses.append(mi)
-        gns.append(gn)
-        ss.append(s)
-        us.append(u)
-        ts.append(t)
-
-    def build(status, message):
-        N = len(lams)
-        L = np.array(lams, dtype=float)
-        E = np.array(eigs, dtype=float).reshape(N, k)
-        M = np.array(morses, dtype=int)
-        S = np.array(ss, dtype=float)
-        TL = np.array([t[P] for t in ts], dtype=float)
-        return Branch(
-            lams=L,
-            W=np.array(Ws, dtype=float).reshape(N, model.m, model.d),
-            eigenvalues=E,
-            morse=M,
-            grad_norms=np.array(gns, dtype=float),
-            status=status,
-            message=message,
-            special_points=_special_points(model, L, E, M, S, TL, us, ts, newton_tol, newton_maxiter),
-            lam_max=lam_max,
-            morse_tol=morse_tol,
-            s=S,
-            dlam_ds=TL,
-        )
-
-    res = newton(model, W_start, 0.0, tol=newton_tol, maxiter=newton_maxiter)
-    if not res.converged:
-        return build("start failed", f"Newton at lam = 0 from the starting point failed: {res.message}")
-    u = np.append(res.W.ravel(), 0.0)
-    ev = model.at(res.W, 0.0)
-    e_start = np.zeros(P + 1)
-    e_start[P] = 1.0
-    t = _arc_tangent(ev, e_start)
-    record(u, res.grad_norm, spectrum(ev), t, 0.0)
-    s = 0.0
-    h = ds0 / max(abs(t[P]), 1e-300)
-    steps = 0
-    folds, since_fold, lam_fold = 0, None, None
-    force_end = False
-    slopes = {}  # index of a branch point -> d lambda_min / ds there (computed only when needed)
-    while True:
-        if steps >= max_steps:
-            return build(
-                f"max steps reached at lam={u[P]:.6g}",
-                f"stopped after {max_steps} steps at lam = {u[P]:.6g} before lam_max = {lam_max:g}",
-            )
-        steps += 1
-        lam = float(u[P])
-        W = u[:P]
-        tW = float(np.linalg.norm(t[:P]))
-        cap = dW_rtol * max(float(np.linalg.norm(W)), 1.0)
-        hh = min(h, cap / tW if tW > 0 else np.inf, ds_max / abs(t[P]) if t[P] != 0 else np.inf)
-        e_last = float(eigs[-1][0])
-        if morse_tol < e_last < dip_rtol * model.alpha:
-            # Near a small lowest eigenvalue, step at most 1.5 times the distance to its predicted
-            # zero: a simple fold ahead is stepped across (and then refined), a fold pair narrower
-            # than a normal step is not jumped over in one go (the Hermite check below sees it).
-            if slopes.get(len(lams) - 1) is None:
-                slopes[len(lams) - 1] = _lowest_slope(model.at(Ws[-1], lams[-1]), t)
-            sl = slopes[len(lams) - 1]
-            if sl < 0:
-                hh = min(hh, max(1.5 * e_last / -sl, 64 * ds_min))
-        # The end of [0, lam_max] in the direction of travel: solve there at fixed lam, and do not
-        # leave a sliver shorter than ds_min in lam.
-        end = None
-        lam_pred = lam + hh * t[P]
-        if t[P] > 0 and (lam_pred > lam_max - ds_min or force_end):
-            end = lam_max
-        elif t[P] < 0 and lam_pred < ds_min:
-            end = 0.0
-        if end is not None:
-            hh = (end - lam) / t[P]
-            nres = newton(model, (W + hh * t[:P]).reshape(model.m, model.d), end, tol=newton_tol, maxiter=newton_maxiter)
-            pt = _ArcPoint(np.append(nres.W.ravel(), end), nres.converged, nres.iterations, nres.grad_norm,
-                           nres.message, model.at(nres.W, end) if nres.converged else None)
-        else:
-            pt = _arc_correct(model, u, t, hh, u + hh * t, newton_tol, newton_maxiter)
-        why = None
-        if not pt.converged:
-            why = pt.message
-        else:
-            u_pred = u + hh * t
-            dist = float(np.linalg.norm(pt.u - u_pred))
-            allowed = jump_rtol * hh
-            if dist > allowed:
-                why = f"the corrector moved {dist:.2e} from the prediction (allowed {allowed:.2e})"
-        spec = t_new = None
-        if why is None and end is None and pt.u[P] > lam_max:
-            # The corrector carried lam past lam_max: solve at lam_max on the next try instead.
-            why = f"the corrected point passed lam_max (lam = {pt.u[P]:.6g})"
-            end_next = force_end = True
-        else:
-            end_next = force_end = False
-        if why is None:
-            spec = spectrum(pt.ev)
-            if len(lams) >= 2:
-                # Secant prediction (in s) of the lowest eigenvalue: a corrected point on another
-                # branch shows up as a jump of the spectrum.
-                slope = (eigs[-1][0] - eigs[-2][0]) / (ss[-1] - ss[-2])
-                pred = eigs[-1][0] + hh * slope
-                err = abs(spec[0][0] - pred)
-                bound = eig_rtol * abs(hh * slope) + eig_atol * model.alpha
-                if err > bound:
-                    why = (
-                        f"the lowest eigenvalue jumped to {spec[0][0]:.3e}, {err:.2e} from its secant "
-                        f"prediction {pred:.3e} (allowed {bound:.2e})"
-                    )
-        if why is None:
-            t_new = _arc_tangent(pt.ev, t)
-            e_a, e_b = float(eigs[-1][0]), float(spec[0][0])
-            if min(e_a, e_b) < dip_rtol * model.alpha and e_a > morse_tol and e_b > morse_tol:
-                # A pair of folds closer together than one step leaves the Morse index and the sign
-                # of dlam/ds unchanged at both ends; the cubic Hermite interpolant of the lowest
-                # eigenvalue in s (values and slopes at both ends) shows the dip in between.
-                if slopes.get(len(lams) - 1) is None:
-                    slopes[len(lams) - 1] = _lowest_slope(model.at(Ws[-1], lams[-1]), t)
-                slope_b = _lowest_slope(pt.ev, t_new)
-                dip = _hermite_min(e_a, slopes[len(lams) - 1], e_b, slope_b, hh)
-                if dip < 0 and hh > 64 * ds_min:
-                    why = (
-                        f"the lowest eigenvalue may dip below zero inside the step (cubic Hermite minimum "
-                        f"{dip:.2e} between {e_a:.2e} and {e_b:.2e}): a fold pair may lie inside"
-                    )
-                else:
-                    slopes[len(lams)] = slope_b
-        if why is not None:
-            h = 0.5 * hh if not end_next else hh
-            if h < ds_min:
-                return build(
-                    f"step collapse at lam={lam:.6g}",
-                    f"the branch ends at lam = {lam:.6g}: lowest eigenvalue {eigs[-1][0]:.3e}, dlam/ds = "
-                    f"{t[P]:.3e} (arclength step below ds_min = {ds_min:g}; last rejection: {why})",
-                )
-            continue
-        s += float(np.linalg.norm(pt.u - u)) if end is not None else hh
-        record(pt.u, pt.grad_norm, spec, t_new, s)
-        if since_fold is not None:
-            since_fold += 1
-        if t_new[P] * t[P] < 0:
-            folds += 1
-            if max_folds is not None and folds == max_folds:
-                since_fold = 0
-                lam_fold = max(lam, float(pt.u[P])) if t[P] > 0 else min(lam, float(pt.u[P]))
-        u, t = pt.u, t_new
-        if end is not None:
-            if end == lam_max:
-                return build("completed", f"branch followed from lam = 0 to lam = {lam_max:g} in {len(lams)} points"
-                             + (f" through {folds} fold(s)" if folds else ""))
-            return build("returned to lam=0",
-                         f"the branch turned back at {folds} fold(s) and returned to lam = 0 "
-                         f"(another critical point of L_0) after {len(lams)} points")
-        if since_fold is not None and since_fold >= after_fold:
-            br = build("stopped after fold", "")
-            folds_found = br.folds
-            if len(folds_found) >= max_folds:  # the refined location
-                lam_fold = folds_found[max_folds - 1].lam
-            br.status = f"stopped after fold at lam={lam_fold:.6g}"
-            br.message = (
-                f"the branch turns back in lam at a fold (turning point) at lam = {lam_fold:.6g}; followed "
-                f"{after_fold} points past fold {max_folds} (max_folds = {max_folds}) and stopped at lam = {u[P]:.6g}"
-            )
-            return br
-        h = min(grow * hh, 1e300) if pt.iterations <= 3 else hh
+    par = continuation_par(par, **options)
+    st = _Stepper(problem, lam_max, par, lam_hint, progress)
+    c = newton_at_lam(problem, problem.x0, 0.0, st.tol, par.newton_maxiter)
+    if not c.converged:
+        return st.build("start failed", f"Newton at lam = 0 from the starting point failed: {c.message}")
+    e_start = np.zeros(problem.size + 1)
+    e_start[-1] = 1.0
+    st.record(c, st.spectrum(c.pt), tangent(problem, c.pt, e_start), 0.0)
+    return _run(st)
 
 
-@dataclass
-class ThresholdResult:
-    """Predicted and measured threshold lam* of one problem (SPEC 4, 5).
+# -- model-level helpers kept for callers that hold an Evaluation --------------------------------
 
-    Attributes
-    ----------
-    softening_rate, softening_multiplicity : float, int
-        ``lambda_1'(0)`` and its multiplicity (:func:`nlpt.softening.softening_rate`).
-    lam_star_pred : float or None
-        ``alpha / |lambda_1'(0)|``; None when there is no softening.
-    lam_star_measured : float or None
-        The first point of the branch where the Hessian gets a negative eigenvalue: a crossing
-        refined to ``tol`` in lam, or a fold (lam at the turning point, refined along the
-        arclength; accurate to about ``REFINE_TOL / |<phi, d/dlam grad>|``); None when there is
-        none in ``[0, lam_max]``.
-    ratio : float or None
-        ``lam_star_measured / lam_star_pred``.
-    multiplicity : int or None
-        Number of eigenvalues with ``|lambda| <= zero_tol + |lambda_min|`` at the crossing.
-    morse_before, morse_after : int or None
-        Morse index at the branch points bracketing the crossing.
-    eta : float
-        Imperfection ``|P_K d/dlam grad L(W*, 0)|`` (SPEC 5).
-    W_c, lam_c : (m, d) array or None, float or None
-        The branch point at the crossing (``lam_c = lam_star_measured``).
-    critical_vectors : (multiplicity, m, d) array or None
-        Orthonormal eigenvectors of the near-zero cluster at the crossing.
-    tangent : (m, d) array or None
-        ``dW/dlam`` at the crossing, solved on the complement of the critical vectors; at a fold
-        (where dW/dlam is infinite) the unit W-direction of the arclength tangent, ``+-phi``.
-    branch : Branch
-    status : str
-        ``"crossing"`` (the lowest eigenvalue changes sign on a stretch where lam increases),
-        ``"fold"`` (it changes sign where the branch turns back in lam: an imperfect bifurcation,
-        SPEC 5), ``"no softening"``, ``"no crossing in [0, lam_max]"`` or ``"continuation failed"``.
-    message : str
-        One plain sentence (or two) saying what happened.
-    tol, zero_tol, lam_max, alpha, m : float, float, float, float, int
-    """
+def _arc_tangent(ev, t_prev):
+    """Unit tangent at a model :class:`nlpt.Evaluation` (see :func:`nlpt.corrector.tangent`)."""
+    from .twolayer import ModelProblem
 
-    softening_rate: float
-    softening_multiplicity: int
-    lam_star_pred: float | None
-    lam_star_measured: float | None
-    ratio: float | None
-    multiplicity: int | None
-    morse_before: int | None
-    morse_after: int | None
-    eta: float
-    W_c: np.ndarray | None = field(repr=False)
-    lam_c: float | None
-    critical_vectors: np.ndarray | None = field(repr=False)
-    tangent: np.ndarray | None = field(repr=False)
-    branch: Branch = field(repr=False)
-    status: str
-    message: str
-    tol: float
-    zero_tol: float | None
-    lam_max: float
-    alpha: float
-    m: int
-
-    def to_dict(self, include_branch: bool = False) -> dict:
-        f = lambda x: None if x is None else float(x)  # noqa: E731
-        i = lambda x: None if x is None else int(x)  # noqa: E731
-        out = {
-            "m": int(self.m),
-            "alpha": float(self.alpha),
-            "lam_max": float(self.lam_max),
-            "softening_rate": float(self.softening_rate),
-            "m_times_rate": float(self.m * self.softening_rate),
-            "softening_multiplicity": int(self.softening_multiplicity),
-            "lam_star_pred": f(self.lam_star_pred),
-            "lam_star_measured": f(self.lam_star_measured),
-            "ratio": f(self.ratio),
-            "multiplicity": i(self.multiplicity),
-            "morse_before": i(self.morse_before),
-            "morse_after": i(self.morse_after),
-            "eta": float(self.eta),
-            "lam_c": f(self.lam_c),
-            "tol": float(self.tol),
-            "zero_tol": f(self.zero_tol),
-            "status": self.status,
-            "message": self.message,
-            "branch_status": self.branch.status,
-            "branch_points": len(self.branch),
-            "special_points": [p.to_dict() for p in self.branch.special_points],
-        }
-        if include_branch:
-            out["branch"] = self.branch.to_dict()
-        return out
+    pb = ModelProblem(ev.model, ev.W)
+    return tangent(pb, pb.at(ev.W.ravel(), ev.lam), np.asarray(t_prev, dtype=float))
 
 
-_CONTINUATION_OPTIONS = {
-    "W0", "ds0", "ds_min", "ds_max", "newton_tol", "newton_maxiter", "jump_rtol", "dW_rtol",
-    "eig_rtol", "eig_atol", "grow", "max_steps", "morse_tol", "max_folds", "after_fold",
-    "dip_rtol",
-}
+def _lowest_slope(ev, t) -> float:
+    """``d lambda_min / ds`` at a model :class:`nlpt.Evaluation` along t (Hellmann-Feynman)."""
+    from .twolayer import ModelProblem
+
+    pb = ModelProblem(ev.model, ev.W)
+    pt = pb.at(ev.W.ravel(), ev.lam)
+    return lowest_slope(pb, pt, pb.spectrum(pt, 1, 0.0, vectors=True), np.asarray(t, dtype=float))
 
 
-def _deflated_tangent(ev, Phi: np.ndarray) -> np.ndarray:
-    """dW/dlam on the complement of the columns of Phi (orthonormal near-kernel of H).
+def __getattr__(name):
+    # find_threshold and ThresholdResult live in nlpt.threshold (which imports this module);
+    # they stay importable from here, where earlier versions defined them.
+    if name in ("find_threshold", "ThresholdResult"):
+        from . import threshold
 
-    Solves ``(H + s Phi Phi^T) x = -(I - Phi Phi^T) d/dlam grad``; the shift s (the largest
-    |eigenvalue| scale) makes the system regular while leaving the complement untouched.
-    """
-    mdl = ev.model
-    g = ev.grad_lam().ravel()
-    g = g - Phi @ (Phi.T @ g)
-    s = max(1.0, mdl.alpha)
-    if mdl.size <= DENSE_MAX:
-        Hd = ev.hessian() + s * Phi @ Phi.T
-        x = np.linalg.lstsq(Hd, -g, rcond=1e-14)[0]
-    else:
-        op = ev.operator()
-        Hd = LinearOperator(op.shape, matvec=lambda v: op @ v + s * Phi @ (Phi.T @ v), dtype=float)
-        x, _ = minres(Hd, -g, rtol=1e-12, maxiter=10 * mdl.size)
-    x = x - Phi @ (Phi.T @ x)
-    return x.reshape(mdl.m, mdl.d)
-
-
-def find_threshold(
-    model: Model,
-    lam_max=1.0,
-    *,
-    tol=1e-10,
-    zero_rtol=ZERO_RTOL,
-    n_eigs=None,
-    **continuation_options,
-) -> ThresholdResult:
-    """Predicted vs measured threshold lam* of SPEC 4, with the imperfection eta of SPEC 5.
-
-    1. ``lambda_1'(0)``, its multiplicity and ``lam*_pred = alpha/|lambda_1'(0)|``
-       (:func:`nlpt.softening.softening_rate`); ``eta`` (:func:`nlpt.softening.imperfection`).
-    2. :func:`continue_branch` from ``(W*, 0)`` to ``lam_max``.
-    3. The first sign change (positive to non-positive) of the lowest eigenvalue between two
-       branch points.  If a fold of the branch lies there (``dlam/ds`` changes sign too), the
-       refined fold is the threshold: status ``"fold"``, ``morse_before/after`` across the fold,
-       and a message saying that the bifurcation is imperfect and where the branch turns back.
-       Otherwise (status ``"crossing"``) it is refined by :func:`scipy.optimize.brentq` on
-       ``lam -> lambda_min(H(W(lam), lam))`` to ``tol`` in lam, ``W(lam)`` Newton-corrected from
-       the linear interpolation of the two bracketing points.
-    4. At the crossing or fold: the near-zero cluster (eigenvalues with ``|lambda| <= zero_rtol *
-       alpha + |lambda_min|``) gives ``multiplicity`` and ``critical_vectors``; ``tangent`` is
-       dW/dlam on the cluster's complement (at a fold: the W-direction of the arclength tangent).
-
-    ``continuation_options`` are passed to :func:`continue_branch` (``ds0``, ``ds_max``, ...).
-    Numerical failure is reported in ``status`` and ``message``; bad input raises
-    :class:`nlpt.NLPTInputError`.
-    """
-    model = _check_model(model)
-    lam_max = as_lam_max(lam_max)
-    tol = as_float("tol", tol, minimum=0.0, strict=True)
-    zero_rtol = as_float("zero_rtol", zero_rtol, minimum=0.0)
-    k = default_n_eigs(model) if n_eigs is None else as_int("n_eigs", n_eigs)
-    unknown = sorted(set(continuation_options) - _CONTINUATION_OPTIONS)
-    if unknown:
-        raise NLPTInputError(
-            f"continuation_options: expected keywords of continue_branch ({', '.join(sorted(_CONTINUATION_OPTIONS))}), got {unknown}"
-        )
-    soft = softening_rate(model)
-    eta = imperfection(model)
-    branch = continue_branch(model, lam_max, n_eigs=k, **continuation_options)
-    newton_tol = continuation_options.get("newton_tol", 1e-10)
-    newton_maxiter = continuation_options.get("newton_maxiter", 15)
-    pred = soft.lam_star_pred
-
-    base = dict(
-        softening_rate=soft.rate,
-        softening_multiplicity=soft.multiplicity,
-        lam_star_pred=pred,
-        eta=eta,
-        branch=branch,
-        tol=tol,
-        lam_max=lam_max,
-        alpha=model.alpha,
-        m=model.m,
-    )
-    pred_text = (
-        f"predicted lam* = {pred:.6g} (lambda_1'(0) = {soft.rate:.4e})"
-        if pred is not None
-        else f"no softening: lambda_1'(0) = {soft.rate:.4e} >= 0, so no predicted lam*"
-    )
-    eta_text = f"; imperfection eta = {eta:.2e}" if eta > 1e-12 else ""
-
-    def none_result(status, message):
-        return ThresholdResult(
-            lam_star_measured=None, ratio=None, multiplicity=None, morse_before=None, morse_after=None,
-            W_c=None, lam_c=None, critical_vectors=None, tangent=None, status=status, message=message,
-            zero_tol=None, **base,
-        )
-
-    if len(branch) == 0:
-        return none_result("continuation failed", f"continuation failed: {branch.message}; {pred_text}{eta_text}")
-    low = branch.lowest
-    idx = np.flatnonzero((low[:-1] > 0) & (low[1:] <= 0))
-    if idx.size == 0:
-        j = int(np.argmin(low))
-        where = f"min {low[j]:.3e} at lam={branch.lams[j]:.6g}"
-        if not branch.completed:
-            return none_result(
-                "continuation failed",
-                f"continuation failed before lam_max = {lam_max:g}, no crossing up to lam = "
-                f"{branch.lams[-1]:.6g} (lowest eigenvalue {where}); {branch.message}; {pred_text}{eta_text}",
-            )
-        status = "no softening" if soft.rate >= 0 else "no crossing in [0, lam_max]"
-        return none_result(
-            status,
-            f"no crossing: lowest eigenvalue stays above 0 on [0, {lam_max:g}] ({where}); {pred_text}{eta_text}",
-        )
-
-    i = int(idx[0])
-    fold = _fold_at(branch, i)
-    if fold is not None:
-        return _fold_result(model, branch, i, fold, k, zero_rtol, base, pred, pred_text, eta, none_result)
-    lam_a, lam_b = float(branch.lams[i]), float(branch.lams[i + 1])
-    Wa, Wb = branch.W[i], branch.W[i + 1]
-    cache = {}
-
-    def corrected(lam):
-        lam = min(max(lam, lam_a), lam_b)
-        if lam == lam_a:
-            return Wa
-        if lam == lam_b:
-            return Wb
-        t = (lam - lam_a) / (lam_b - lam_a)
-        res = newton(model, (1 - t) * Wa + t * Wb, lam, tol=newton_tol, maxiter=newton_maxiter)
-        if not res.converged:
-            raise _CorrectorFailed(f"Newton failed at lam = {lam:.10g} during refinement: {res.message}")
-        return res.W
-
-    def lowest(lam):
-        W = corrected(lam)
-        val = _lowest(model.at(W, lam))
-        cache[lam] = W
-        return val
-
-    try:
-        lam_c = brentq(lowest, lam_a, lam_b, xtol=tol, maxiter=200)
-        W_c = cache.get(lam_c)
-        if W_c is None:
-            W_c = corrected(lam_c)
-    except _CorrectorFailed as exc:
-        return none_result(
-            "continuation failed",
-            f"continuation failed while refining the crossing in [{lam_a:.6g}, {lam_b:.6g}]: {exc}; {pred_text}{eta_text}",
-        )
-
-    ev, Phi, zero_tol, _ = _near_zero_cluster(model, W_c, lam_c, k, zero_rtol)
-    mult = Phi.shape[1]
-    crit = Phi.T.reshape(mult, model.m, model.d)
-    tangent = _deflated_tangent(ev, Phi)
-    ratio = lam_c / pred if pred is not None else None
-    mb, ma = int(branch.morse[i]), int(branch.morse[i + 1])
-    cmp = f"{pred_text}, ratio measured/predicted = {ratio:.4g}" if ratio is not None else pred_text
-    msg = (
-        f"crossing at lam* = {lam_c:.8g} (tol {tol:.0e}): the lowest eigenvalue changes sign with "
-        f"near-zero multiplicity {mult}, Morse index {mb} -> {ma}; {cmp}{eta_text}"
-    )
-    return ThresholdResult(
-        lam_star_measured=float(lam_c),
-        ratio=ratio,
-        multiplicity=mult,
-        morse_before=mb,
-        morse_after=ma,
-        W_c=W_c,
-        lam_c=float(lam_c),
-        critical_vectors=crit,
-        tangent=tangent,
-        status="crossing",
-        message=msg,
-        zero_tol=zero_tol,
-        **base,
-    )
-
-
-def _near_zero_cluster(model, W_c, lam_c: float, k: int, zero_rtol: float):
-    """(evaluation, orthonormal eigenvectors (P x mult), tolerance, lambda_min) of the near-zero
-    cluster at a critical point: eigenvalues with |lambda| <= zero_rtol * alpha + |lambda_min|."""
-    ev = model.at(W_c, lam_c)
-    vals, vecs, _ = _spectrum(ev, k, MORSE_TOL)
-    zero_tol = zero_rtol * model.alpha + abs(float(vals[0]))
-    near = np.abs(vals) <= zero_tol
-    near[0] = True
-    return ev, vecs[:, near], zero_tol, float(vals[0])
-
-
-def _fold_at(branch: Branch, i: int):
-    """The fold special point that brackets the sign change of the lowest eigenvalue between
-    branch points i and i+1 (one point of slack either side: both sign changes happen at the same
-    point of the branch, and rounding can put them in neighbouring intervals)."""
-    if branch.s is None:
-        return None
-    lo = branch.s[max(i - 1, 0)]
-    hi = branch.s[min(i + 2, len(branch) - 1)]
-    for p in branch.folds:
-        if p.s is not None and lo <= p.s <= hi:
-            return p
-    return None
-
-
-def _fold_result(model, branch, i, fold, k, zero_rtol, base, pred, pred_text, eta, none_result):
-    """ThresholdResult at a fold: the first negative eigenvalue appears where lam turns back."""
-    if fold.W is None:
-        return none_result(
-            "continuation failed",
-            f"continuation failed: the lowest eigenvalue changes sign at a fold (turning point in lam) "
-            f"between lam = {branch.lams[i]:.6g} and {branch.lams[i + 1]:.6g}, but refining the fold failed; "
-            f"{pred_text}",
-        )
-    lam_c, W_c = float(fold.lam), fold.W
-    ev, Phi, zero_tol, lowest = _near_zero_cluster(model, W_c, lam_c, k, zero_rtol)
-    mult = Phi.shape[1]
-    crit = Phi.T.reshape(mult, model.m, model.d)
-    P = model.size
-    t_i = _arc_tangent(model.at(branch.W[i], float(branch.lams[i])), np.append(np.zeros(P), 1.0))
-    # Orient the tangent at point i like the branch (lam increasing before the first fold).
-    if t_i[-1] < 0:
-        t_i = -t_i
-    t_f = _arc_tangent(ev, t_i)
-    tW = t_f[:P]
-    tangent = (tW / np.linalg.norm(tW)).reshape(model.m, model.d)
-    ratio = lam_c / pred if pred is not None else None
-    mb, ma = int(branch.morse[i]), int(branch.morse[i + 1])
-    cmp = (
-        f"the linear prediction lam* = {pred:.6g} (lambda_1'(0) = {base['softening_rate']:.4e}) is "
-        f"{'below' if ratio > 1 else 'above'} it, ratio measured/predicted = {ratio:.4g}"
-        if ratio is not None
-        else pred_text
-    )
-    msg = (
-        f"fold at lam* = {lam_c:.8g}: the bifurcation is imperfect (eta = {eta:.2e} nonzero), so the "
-        f"critical branch does not cross the softening but turns back at lam_fold = {lam_c:.8g} "
-        f"(a saddle-node: one Hessian eigenvalue, lowest {lowest:.2e}, passes through 0 there, "
-        f"near-zero multiplicity {mult}, Morse index {mb} -> {ma} across the fold); {cmp}"
-    )
-    return ThresholdResult(
-        lam_star_measured=lam_c,
-        ratio=ratio,
-        multiplicity=mult,
-        morse_before=mb,
-        morse_after=ma,
-        W_c=W_c,
-        lam_c=lam_c,
-        critical_vectors=crit,
-        tangent=tangent,
-        status="fold",
-        message=msg,
-        zero_tol=zero_tol,
-        **base,
-    )
+        return getattr(threshold, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

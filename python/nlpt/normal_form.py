@@ -80,8 +80,18 @@ transcritical along the axial directions with rho = 0.15..0.33 for all four acti
 *not* make rho small here: the S_m symmetry decides.  Odd sigma kills the quadratic coefficient
 only where L is itself even, e.g. at W = 0 for data closed under x -> -x.
 
-``dH/dlam`` is exact: at fixed W, ``s_lam`` is affine in lam, so H is a quadratic polynomial in lam
-and a three-point difference over a wide stencil reproduces its derivative up to round-off.
+**Any family.**  Everything here consumes the :class:`nlpt.Problem` protocol only: ``hvp``,
+``hvp_lam``, ``d3_vec``, ``d4``, ``grad_lam`` at a :class:`nlpt.problem.Point`, and the family's
+own linear algebra.  A :class:`nlpt.Model` passed in is run as the full model
+(:class:`nlpt.twolayer.ModelProblem`), so ``W_c``, ``Phi`` and ``tangent`` keep their (m, d)
+shapes; for other families they have the family's shape.  "Rows" of the row-localized
+directions are the first axis of that shape (single coordinates for a flat family).  The
+reduced tensors use the family's :meth:`nlpt.Problem.reduced_tensors` (vectorised closed forms
+for the model, ``d3_vec`` and polarized ``d4`` in general).  For crossings in a transverse
+sector of the group-reduced model the normal form is :func:`nlpt.reduced.transverse_normal_form`,
+which runs this module on a family with one neuron split off its group.
+
+``dH/dlam`` is exact for the model: ``(d/dlam H) V`` in closed form (:meth:`nlpt.Evaluation.hvp_lam`).
 """
 
 from __future__ import annotations
@@ -94,7 +104,7 @@ from scipy.sparse.linalg import LinearOperator, minres
 from ._validate import NLPTInputError, as_float, as_int
 from .activations import homotopy_derivatives
 from .model import Model
-from .spectral import DENSE_MAX
+from .problem import Problem
 
 __all__ = [
     "DirectionReduction",
@@ -178,7 +188,13 @@ class DirectionReduction:
     xx_scale: float
     xi_resolution: float
     coeffs: np.ndarray = field(repr=False)
-    vector: np.ndarray = field(repr=False)
+    u: np.ndarray = field(repr=False)
+    problem: object = field(default=None, repr=False)
+
+    @property
+    def vector(self) -> np.ndarray:
+        """The unit kernel direction in the model's full shape (the family's shape otherwise)."""
+        return self.u if self.problem is None else self.problem.full_vector(self.u)
 
     def to_dict(self) -> dict:
         return {
@@ -223,9 +239,31 @@ class NormalFormResult:
     kernel_residual: float = float("nan")
     complement_min_abs_eig: float = float("nan")
     message: str = ""
-    W_c: np.ndarray = field(default=None, repr=False)
-    Phi: np.ndarray = field(default=None, repr=False)
-    tangent: np.ndarray = field(default=None, repr=False)
+    x_c: np.ndarray = field(default=None, repr=False)
+    Phi_x: np.ndarray = field(default=None, repr=False)
+    tangent_x: np.ndarray = field(default=None, repr=False)
+    slope_multiplicity: int = 1
+    equivariant: dict | None = None
+    engine: str = "full"
+    problem: object = field(default=None, repr=False)
+
+    def _full(self, x):
+        return x if self.problem is None else self.problem.full_vector(x)
+
+    @property
+    def W_c(self) -> np.ndarray:
+        """The crossing point in the model's full shape (m, d) (the family's shape otherwise)."""
+        return self._full(self.x_c)
+
+    @property
+    def Phi(self) -> np.ndarray:
+        """The kernel vectors the reduction ran on, (k, m, d) (axial ones for a sector crossing)."""
+        return np.stack([self._full(v) for v in self.Phi_x])
+
+    @property
+    def tangent(self) -> np.ndarray:
+        """dW/dlam of the followed branch at the crossing, in the full shape."""
+        return self._full(self.tangent_x)
 
     def to_dict(self, tensors: bool = True) -> dict:
         """JSON-able dict; tensors (nested lists) included when computed and ``tensors`` is True."""
@@ -249,6 +287,9 @@ class NormalFormResult:
             "kernel_residual": _json_float(self.kernel_residual),
             "complement_min_abs_eig": _json_float(self.complement_min_abs_eig),
             "directions": [d.to_dict() for d in self.directions],
+            "slope_multiplicity": int(self.slope_multiplicity),
+            "equivariant": self.equivariant,
+            "engine": self.engine,
             "message": self.message,
         }
         if tensors and self.multiplicity > 1:
@@ -279,8 +320,21 @@ class BifurcatedBranch:
     lowest_eigenvalues: list = field(repr=False)
     converged: bool = False
     message: str = ""
-    W: list = field(default_factory=list, repr=False)
-    vector: np.ndarray = field(default=None, repr=False)
+    x: list = field(default_factory=list, repr=False)
+    u: np.ndarray = field(default=None, repr=False)
+    problem: object = field(default=None, repr=False)
+
+    def _full(self, v):
+        return v if self.problem is None else self.problem.full_vector(v)
+
+    @property
+    def W(self) -> list:
+        """The corrected points in the model's full shape (the family's shape otherwise)."""
+        return [self._full(v) for v in self.x]
+
+    @property
+    def vector(self) -> np.ndarray:
+        return self._full(self.u)
 
     def to_dict(self, include_W: bool = False) -> dict:
         out = {
@@ -307,25 +361,60 @@ def _json_float(x):
     return x if np.isfinite(x) else None
 
 
+# -- the family behind a call -----------------------------------------------------------------
+
+def as_family(obj) -> Problem:
+    """A :class:`nlpt.Problem` for ``obj``: itself, or the full model of a :class:`nlpt.Model`."""
+    if isinstance(obj, Problem):
+        return obj
+    if isinstance(obj, Model):
+        from .twolayer import ModelProblem
+
+        return ModelProblem(obj)
+    raise NLPTInputError(f"model: expected an nlpt.Model or nlpt.Problem, got {type(obj).__name__}")
+
+
+def _check_Phi(problem: Problem, Phi) -> np.ndarray:
+    """Phi as (k, P) orthonormal rows; the family's shape (one vector) is read as k = 1."""
+    shape = tuple(problem.shape)
+    want = f"(k, {', '.join(str(s) for s in shape)})"
+    try:
+        arr = np.asarray(Phi, dtype=float)
+    except (TypeError, ValueError):
+        raise NLPTInputError(f"Phi: expected an array of shape {want}, got {type(Phi).__name__}") from None
+    if arr.shape == shape:
+        arr = arr[None]
+    if arr.ndim != len(shape) + 1 or arr.shape[1:] != shape or arr.shape[0] < 1:
+        raise NLPTInputError(f"Phi: expected an array of shape {want} with k >= 1, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise NLPTInputError("Phi: expected finite values")
+    F = arr.reshape(arr.shape[0], -1)
+    gram = F @ F.T
+    if not np.allclose(gram, np.eye(arr.shape[0]), atol=1e-8):
+        raise NLPTInputError(f"Phi: expected orthonormal kernel vectors, got a Gram matrix off the identity by "
+                             f"{float(np.max(np.abs(gram - np.eye(arr.shape[0])))):.2e}")
+    return F
+
+
 # -- linear algebra on the complement of the kernel ---------------------------------------------
 
 class _ComplementSolver:
     """Solves ``H x = b`` on the orthogonal complement of span(Phi) (``x, b`` orthogonal to Phi).
 
-    Dense (P <= DENSE_MAX): eigen-decomposition of ``Qc^T H Qc`` with Qc an orthonormal basis of
-    the complement.  Larger P: MINRES on the projected operator ``Pi H Pi`` (singular on span(Phi),
-    consistent for b in the complement).
+    Dense (the family forms its Hessian): eigen-decomposition of ``Qc^T H Qc`` with Qc an
+    orthonormal basis of the complement.  Otherwise MINRES on the projected operator
+    ``Pi H Pi`` (singular on span(Phi), consistent for b in the complement).
     """
 
-    def __init__(self, ev, Phi_flat: np.ndarray, method: str = "auto"):
-        self.ev = ev
-        self.F = Phi_flat  # (P, k), orthonormal columns
-        P = Phi_flat.shape[0]
-        self.method = ("dense" if P <= DENSE_MAX else "minres") if method == "auto" else method
+    def __init__(self, pt, F: np.ndarray, method: str = "auto"):
+        self.pt = pt
+        self.F = F  # (P, k), orthonormal columns
+        H = pt.hessian() if method != "minres" else None
+        self.method = "dense" if H is not None else "minres"
         if self.method == "dense":
-            Qfull, _ = np.linalg.qr(Phi_flat, mode="complete")
-            self.Qc = Qfull[:, Phi_flat.shape[1]:]
-            Hc = self.Qc.T @ ev.hessian() @ self.Qc
+            Qfull, _ = np.linalg.qr(F, mode="complete")
+            self.Qc = Qfull[:, F.shape[1]:]
+            Hc = self.Qc.T @ H @ self.Qc
             self.w, self.V = np.linalg.eigh(0.5 * (Hc + Hc.T))
             self.min_abs_eig = float(np.min(np.abs(self.w))) if self.w.size else float("inf")
         else:
@@ -343,38 +432,26 @@ class _ComplementSolver:
             X = self.Qc @ (self.V @ ((self.V.T @ (self.Qc.T @ B2)) / self.w[:, None]))
         else:
             P = B2.shape[0]
-            m, d = self.ev.model.m, self.ev.model.d
 
             def mv(x):
-                x = self.project(x)
-                return self.project(self.ev.hvp(x.reshape(m, d)).ravel())
+                return self.project(self.pt.hvp(self.project(x)))
 
             op = LinearOperator((P, P), matvec=mv, rmatvec=mv, dtype=float)
             X = np.column_stack([self.project(minres(op, self.project(b), rtol=1e-12, maxiter=10 * P)[0])
                                  for b in B2.T])
         return X[:, 0] if vec else X
 
-
-def _lam_stencil(lam: float):
-    """Points and weights of a 3-point derivative in lam inside [0, 1] (exact on quadratics)."""
-    h = 0.25
-    if lam - h >= 0.0 and lam + h <= 1.0:
-        return [lam - h, lam + h], [-1.0 / (2 * h), 1.0 / (2 * h)]
-    if lam + 2 * h <= 1.0:
-        return [lam, lam + h, lam + 2 * h], [-1.5 / h, 2.0 / h, -0.5 / h]
-    return [lam, lam - h, lam - 2 * h], [1.5 / h, -2.0 / h, 0.5 / h]
+    def solve_projected(self, B: np.ndarray) -> np.ndarray:
+        """``Pi H^+ Pi B``: what the Lyapunov-Schmidt correction terms need."""
+        return self.project(self.solve(self.project(B)))
 
 
 def _dH_dlam_apply(model: Model, W: np.ndarray, lam: float, V: np.ndarray) -> np.ndarray:
-    """(dH/dlam) V at fixed W, for V of shape (k, m, d)."""
-    pts, wts = _lam_stencil(lam)
-    out = np.zeros_like(V)
-    for p, w in zip(pts, wts):
-        out += w * model.at(W, p).hvp(V)
-    return out
+    """(dH/dlam) V at fixed W, for V of shape (k, m, d) (closed form)."""
+    return model.at(W, lam).hvp_lam(V)
 
 
-# -- vectorised multilinear forms on the kernel ------------------------------------------------
+# -- vectorised multilinear forms of the model on the kernel -------------------------------------
 
 def _homotopy_parts(ev):
     mdl = ev.model
@@ -384,16 +461,15 @@ def _homotopy_parts(ev):
     return [s * mdl.c for s in S]  # c_j s^(k)(z_ij), (n, m)
 
 
-def reduced_tensors(model: Model, W_c, lam_c, Phi, *, cubic: bool = True, solver=None):
-    """Quadratic ``Q_abc = D^3L[phi_a, phi_b, phi_c]`` and cubic ``C_abcd`` tensors on span(Phi).
+def model_reduced_tensors(ev, Phi: np.ndarray, solve, cubic: bool = True):
+    """Quadratic ``Q_abc = D^3L[phi_a, phi_b, phi_c]`` and cubic ``C_abcd`` tensors of the model.
 
     ``C_abcd = D^4L[phi_a..phi_d] - (G[ab,cd] + G[ac,bd] + G[ad,bc])`` with
-    ``G[ab,cd] = <D^3L[phi_a, phi_b, .], H^+ D^3L[phi_c, phi_d, .]>`` (SPEC 5).  Vectorised over
-    data points and kernel indices: cost O(n m k^3) for Q and O(n m k^4) for C.  Returns
-    ``(Q, C)``; ``C`` is None when ``cubic`` is False.
+    ``G[ab,cd] = <D^3L[phi_a, phi_b, .], H^+ D^3L[phi_c, phi_d, .]>`` (SPEC 5); ``solve(B)`` applies
+    ``Pi H^+ Pi`` to the columns of B.  Vectorised over data points and kernel indices: cost
+    O(n m k^3) for Q and O(n m k^4) for C.  Phi has shape (k, m, d).  Returns ``(Q, C)``.
     """
-    ev = model.at(W_c, lam_c)
-    Phi = np.asarray(Phi, dtype=float)
+    model = ev.model
     k = Phi.shape[0]
     n = model.n
     CS = _homotopy_parts(ev)
@@ -415,13 +491,9 @@ def reduced_tensors(model: Model, W_c, lam_c, Phi, *, cubic: bool = True, solver
     D4 = (t2 + t2.transpose(0, 2, 1, 3) + t2.transpose(0, 3, 2, 1)
           + t3 + t3.transpose(0, 1, 3, 2) + t3.transpose(0, 3, 2, 1) + t3.transpose(3, 1, 2, 0)
           + D4r.reshape(k, k, k, k)) / n
-    # <D^3L[a,b,.], H^+ D^3L[c,d,.]> for all pairs
-    if solver is None:
-        solver = _ComplementSolver(ev, Phi.reshape(k, -1).T)
     iu = np.triu_indices(k)
     vecs = np.stack([ev.d3_vec(Phi[a], Phi[b]).ravel() for a, b in zip(*iu)], axis=1)
-    sol = solver.solve(solver.project(vecs))
-    Gp = vecs.T @ solver.project(sol)
+    Gp = vecs.T @ solve(vecs)
     Gp = 0.5 * (Gp + Gp.T)
     pair = np.zeros((k, k), dtype=int)
     pair[iu] = np.arange(len(iu[0]))
@@ -431,14 +503,28 @@ def reduced_tensors(model: Model, W_c, lam_c, Phi, *, cubic: bool = True, solver
     return Q, C
 
 
+def reduced_tensors(model, W_c, lam_c, Phi, *, cubic: bool = True, solver=None):
+    """Quadratic and cubic tensors on span(Phi) at ``(W_c, lam_c)`` (see
+    :meth:`nlpt.Problem.reduced_tensors`); ``model`` a Model or Problem, Phi of shape (k, ...)."""
+    problem = as_family(model)
+    pt = problem.at(problem.check_x(W_c, "W_c"), lam_c)
+    F = _check_Phi(problem, Phi) if solver is None else np.asarray(Phi, dtype=float).reshape(len(Phi), -1)
+    cs = solver if solver is not None else _ComplementSolver(pt, F.T)
+    return problem.reduced_tensors(pt, F, cs.solve_projected, cubic=cubic)
+
+
+# -- row-localized kernel directions -------------------------------------------------------------
+
 def _row_directions(Phi: np.ndarray, n_directions: int) -> list:
-    """Row-localized unit kernel directions (see module docstring), as (label, coeffs)."""
+    """Row-localized unit kernel directions (see module docstring), as (label, coeffs).
+
+    ``Phi`` has shape (k, rows, cols): rows are the first axis of the family's shape."""
     k, m, _ = Phi.shape
     if k == 1:
         return [("phi", np.ones(1))]
     cands = []
     for j in range(m):
-        # top eigenvector of the row-j Gram matrix B B^T = top left singular vector of B (k x d)
+        # top eigenvector of the row-j Gram matrix B B^T = top left singular vector of B (k x cols)
         U, sv, _ = np.linalg.svd(Phi[:, j, :], full_matrices=False)
         cands.append((float(sv[0] ** 2), j, U[:, 0]))
     cands.sort(key=lambda c: (-round(c[0], 10), c[1]))
@@ -457,50 +543,46 @@ def _row_directions(Phi: np.ndarray, n_directions: int) -> list:
     return out
 
 
-def _reduce_along(ev, solver, u: np.ndarray, label: str, coeffs, g_xmu: float, xx_rtol, xxx_rtol,
-                  resolution_factor, xi_floor):
-    dl = ev.directional(u, 4)
-    g_xx, d4 = float(dl[3]), float(dl[4])
-    b = ev.d3_vec(u, u).ravel()
+def _reduce_along(pt, solver, u: np.ndarray, label: str, coeffs, g_xmu: float, opts: dict):
+    """The scalar reduction along the unit kernel vector u (flat)."""
+    b = pt.d3_vec(u, u)
+    g_xx, d4 = float(b @ u), float(pt.d4(u))
     bp = solver.project(b)
     corr = float(bp @ solver.project(solver.solve(bp)))
     g_xxx = d4 - 3.0 * corr
     xx_scale = float(np.linalg.norm(b))
     xxx_scale = abs(d4) + 3.0 * abs(corr)
-    # ||H u|| bounds the critical eigenvalue at W_c; a shift delta along u moves it by about
-    # g_xxx delta^2 / 2, so the kernel coordinate of W_c is resolved only to sqrt(2 ||H u|| / |g_xxx|).
-    res = float(np.linalg.norm(ev.hvp(u)))
-    xi_res = resolution_factor * np.sqrt(2.0 * res / abs(g_xxx)) if g_xxx != 0.0 else float("inf")
-    xi_res = max(xi_res, xi_floor * max(1.0, float(np.linalg.norm(ev.W))))
-    cls, crit = classify(g_xx, g_xxx, g_xmu, xx_scale, xxx_scale, xx_rtol, xxx_rtol, xi_res)
+    # ||H u|| bounds the critical eigenvalue at x_c; a shift delta along u moves it by about
+    # g_xxx delta^2 / 2, so the kernel coordinate of x_c is resolved only to sqrt(2 ||H u|| / |g_xxx|).
+    res = float(np.linalg.norm(pt.hvp(u)))
+    xi_res = opts["resolution_factor"] * np.sqrt(2.0 * res / abs(g_xxx)) if g_xxx != 0.0 else float("inf")
+    xi_res = max(xi_res, opts["xi_floor"] * max(1.0, float(np.linalg.norm(pt.x))))
+    cls, crit = classify(g_xx, g_xxx, g_xmu, xx_scale, xxx_scale, opts["xx_rtol"], opts["xxx_rtol"], xi_res)
     rho = abs(g_xx / g_xxx) if g_xxx != 0.0 else float("inf")
     return DirectionReduction(label, g_xx, g_xxx, float(g_xmu), rho, cls, crit, d4, corr, xx_scale, xi_res,
-                              np.asarray(coeffs, dtype=float), u)
+                              np.asarray(coeffs, dtype=float), u, pt.problem)
 
 
-def _check_Phi(model: Model, Phi) -> np.ndarray:
-    m, d = model.m, model.d
-    try:
-        arr = np.asarray(Phi, dtype=float)
-    except (TypeError, ValueError):
-        raise NLPTInputError(f"Phi: expected an array of shape (k, {m}, {d}), got {type(Phi).__name__}") from None
-    if arr.ndim == 2 and arr.shape == (m, d):
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1:] != (m, d) or arr.shape[0] < 1:
-        raise NLPTInputError(f"Phi: expected an array of shape (k, {m}, {d}) with k >= 1, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise NLPTInputError("Phi: expected finite values")
-    F = arr.reshape(arr.shape[0], -1)
-    gram = F @ F.T
-    if not np.allclose(gram, np.eye(arr.shape[0]), atol=1e-8):
-        raise NLPTInputError(f"Phi: expected orthonormal kernel vectors, got a Gram matrix off the identity by "
-                             f"{float(np.max(np.abs(gram - np.eye(arr.shape[0])))):.2e}")
-    return arr
+def _options(n_directions, k_max_quadratic, k_max_cubic, xx_rtol, xxx_rtol, near_pitchfork_tol,
+             resolution_factor, xi_floor, solver) -> dict:
+    if solver not in ("auto", "dense", "minres"):
+        raise NLPTInputError(f"solver: expected 'auto', 'dense' or 'minres', got {solver!r}")
+    return dict(
+        n_directions=as_int("n_directions", n_directions),
+        k_max_quadratic=as_int("k_max_quadratic", k_max_quadratic, minimum=0),
+        k_max_cubic=as_int("k_max_cubic", k_max_cubic, minimum=0),
+        xx_rtol=as_float("xx_rtol", xx_rtol, minimum=0.0),
+        xxx_rtol=as_float("xxx_rtol", xxx_rtol, minimum=0.0),
+        near_pitchfork_tol=as_float("near_pitchfork_tol", near_pitchfork_tol, minimum=0.0),
+        resolution_factor=as_float("resolution_factor", resolution_factor, minimum=0.0),
+        xi_floor=as_float("xi_floor", xi_floor, minimum=0.0),
+        solver=solver,
+    )
 
 
 # -- the normal form -----------------------------------------------------------------------------
 
-def normal_form(model: Model, W_c, lam_c, Phi, tangent=None, *, n_directions: int = 3,
+def normal_form(model, W_c, lam_c, Phi, tangent=None, *, n_directions: int = 3,
                 k_max_quadratic: int = K_MAX_QUADRATIC, k_max_cubic: int = K_MAX_CUBIC,
                 xx_rtol: float = XX_RTOL, xxx_rtol: float = XXX_RTOL,
                 near_pitchfork_tol: float = NEAR_PITCHFORK_TOL, resolution_factor: float = RESOLUTION_FACTOR,
@@ -509,13 +591,13 @@ def normal_form(model: Model, W_c, lam_c, Phi, tangent=None, *, n_directions: in
 
     Parameters
     ----------
-    model : Model
-    W_c : (m, d) array
-        The critical point at the crossing (grad L_lam_c(W_c) ~ 0).
+    model : Model or Problem
+    W_c : array of the family's shape ((m, d) for the model)
+        The critical point at the crossing (grad L(W_c, lam_c) ~ 0).
     lam_c : float in [0, 1]
-    Phi : (k, m, d) array
-        Orthonormal basis of the (near-)kernel of H at (W_c, lam_c); (m, d) is read as k = 1.
-    tangent : (m, d) array, optional
+    Phi : (k, ...) array
+        Orthonormal basis of the (near-)kernel of H at (W_c, lam_c); one vector is read as k = 1.
+    tangent : array of the family's shape, optional
         dW/dlam of the followed branch at the crossing; default ``-H^+ dgrad/dlam`` (zero kernel
         component; see the module docstring).
     n_directions : int
@@ -525,7 +607,7 @@ def normal_form(model: Model, W_c, lam_c, Phi, tangent=None, *, n_directions: in
     xx_rtol, xxx_rtol, near_pitchfork_tol, resolution_factor, xi_floor : float
         Classification thresholds (module docstring).
     solver : "auto" | "dense" | "minres"
-        How ``H^+`` is applied (dense up to DENSE_MAX parameters).
+        How ``H^+`` is applied (dense where the family forms its Hessian).
 
     Returns
     -------
@@ -533,146 +615,182 @@ def normal_form(model: Model, W_c, lam_c, Phi, tangent=None, *, n_directions: in
         ``g_xx, g_xxx, g_xmu, rho, classification, criticality`` along ``directions[0]``; the
         slope matrix and its eigenvalues; the tensors for k > 1 when within the caps.
     """
-    ev = model.at(W_c, lam_c)
-    W_c, lam_c = ev.W, ev.lam
-    Phi = _check_Phi(model, Phi)
-    n_directions = as_int("n_directions", n_directions)
-    k_max_quadratic = as_int("k_max_quadratic", k_max_quadratic, minimum=0)
-    k_max_cubic = as_int("k_max_cubic", k_max_cubic, minimum=0)
-    xx_rtol = as_float("xx_rtol", xx_rtol, minimum=0.0)
-    xxx_rtol = as_float("xxx_rtol", xxx_rtol, minimum=0.0)
-    near_pitchfork_tol = as_float("near_pitchfork_tol", near_pitchfork_tol, minimum=0.0)
-    resolution_factor = as_float("resolution_factor", resolution_factor, minimum=0.0)
-    xi_floor = as_float("xi_floor", xi_floor, minimum=0.0)
-    if solver not in ("auto", "dense", "minres"):
-        raise NLPTInputError(f"solver: expected 'auto', 'dense' or 'minres', got {solver!r}")
-    k = Phi.shape[0]
-    F = Phi.reshape(k, -1).T
-    cs = _ComplementSolver(ev, F, solver)
-    notes = []
-
-    gl = ev.grad_lam().ravel()
+    problem = as_family(model)
+    x_c = problem.check_x(W_c, "W_c")
+    pt = problem.at(x_c, lam_c)
+    F = _check_Phi(problem, Phi)
+    opts = _options(n_directions, k_max_quadratic, k_max_cubic, xx_rtol, xxx_rtol, near_pitchfork_tol,
+                    resolution_factor, xi_floor, solver)
+    cs = _ComplementSolver(pt, F.T, opts["solver"])
+    gl = pt.grad_lam()
     if tangent is None:
         t = -cs.solve(cs.project(gl))
         tangent_source = "computed: -H^+ dgrad/dlam, kernel component set to zero"
     else:
-        t = model.check_W(tangent, "tangent").ravel()
-        kc = float(np.linalg.norm(F.T @ t))
-        tangent_source = f"given (kernel component {kc:.3e})"
-    tangent_residual = float(np.linalg.norm(ev.hvp(t.reshape(model.m, model.d)).ravel() + gl))
-    kernel_residual = float(np.max(np.linalg.norm(ev.hvp(Phi).reshape(k, -1), axis=1)))
-    proj_gl = float(np.linalg.norm(F.T @ gl))
+        t = problem.check_x(tangent, "tangent")
+        tangent_source = f"given (kernel component {float(np.linalg.norm(F @ t)):.3e})"
+    return _assemble(problem, pt, F, cs, t, tangent_source, opts)
+
+
+def _slope_matrix(pt, F: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``S_ab = phi_a^T (dH/dlam) phi_b + D^3L[phi_a, phi_b, t]``, symmetrised."""
+    dH = pt.hvp_lam(F)
+    mixed = np.stack([pt.d3_vec(F[a], t) for a in range(F.shape[0])])
+    S = F @ dH.T + F @ mixed.T
+    return 0.5 * (S + S.T)
+
+
+def _assemble(problem, pt, F, cs, t, tangent_source, opts) -> NormalFormResult:
+    k = F.shape[0]
+    notes = []
+    gl = pt.grad_lam()
+    tangent_residual = float(np.linalg.norm(pt.hvp(t) + gl))
+    kernel_residual = float(np.max(np.linalg.norm(pt.hvp(F), axis=1)))
+    proj_gl = float(np.linalg.norm(F @ gl))
     if proj_gl > 1e-6 * max(1.0, float(np.linalg.norm(gl))):
         notes.append(f"Phi^T dgrad/dlam = {proj_gl:.2e} is not small: no smooth branch passes through "
                      "this point transversally (imperfect bifurcation or fold)")
-
-    # slope matrix S = Phi^T (dH/dlam) Phi + D^3L[phi_a, phi_b, t]
-    T = t.reshape(model.m, model.d)
-    dH = _dH_dlam_apply(model, W_c, lam_c, Phi).reshape(k, -1)
-    mixed = np.stack([ev.d3_vec(Phi[a], T).ravel() for a in range(k)])
-    S = dH @ F + mixed @ F
-    S = 0.5 * (S + S.T)
+    S = _slope_matrix(pt, F, t)
     slope_eigs = np.linalg.eigvalsh(S)
-
+    shape = tuple(problem.shape)
+    Phi3 = F.reshape((k, shape[0], -1))
     dirs = []
-    for label, xi in _row_directions(Phi, n_directions):
-        u = np.tensordot(xi, Phi, axes=1)
-        dirs.append(_reduce_along(ev, cs, u, label, xi, float(xi @ S @ xi), xx_rtol, xxx_rtol, resolution_factor, xi_floor))
-    d0 = dirs[0]
-
-    Q = C = None
-    qn = cn = None
+    for label, xi in _row_directions(Phi3, opts["n_directions"]):
+        u = xi @ F
+        dirs.append(_reduce_along(pt, cs, u, label, xi, float(xi @ S @ xi), opts))
+    Q = C = qn = cn = None
     if k > 1:
-        if k <= k_max_quadratic:
-            Q, C = reduced_tensors(model, W_c, lam_c, Phi, cubic=k <= k_max_cubic, solver=cs)
-            qn = float(np.linalg.norm(Q))
-            cn = None if C is None else float(np.linalg.norm(C))
-            tmsg = "quadratic and cubic tensors computed" if C is not None else (
-                f"quadratic tensor computed; cubic tensor skipped (k = {k} > k_max_cubic = {k_max_cubic})")
-        else:
-            tmsg = (f"tensors skipped (k = {k} > k_max_quadratic = {k_max_quadratic}); "
-                    "scalars along row-localized kernel directions only")
+        Q, C, qn, cn, tmsg = _tensors(problem, pt, F, cs, opts)
         notes.insert(0, f"{k}-fold kernel: scalars along {len(dirs)} row-localized direction(s), "
-                        f"first {d0.label!r}; slope matrix eigenvalues in "
+                        f"first {dirs[0].label!r}; slope matrix eigenvalues in "
                         f"[{slope_eigs[0]:.3e}, {slope_eigs[-1]:.3e}]")
     else:
         tmsg = "simple kernel"
-    near = bool(d0.rho < near_pitchfork_tol)
+    return _result(problem, pt, F, t, dirs, S, slope_eigs, Q, C, qn, cn, tmsg, tangent_source,
+                   tangent_residual, kernel_residual, cs.min_abs_eig, notes, opts)
+
+
+def _tensors(problem, pt, F, cs, opts):
+    k = F.shape[0]
+    if k > opts["k_max_quadratic"]:
+        return None, None, None, None, (f"tensors skipped (k = {k} > k_max_quadratic = {opts['k_max_quadratic']}); "
+                                        "scalars along row-localized kernel directions only")
+    Q, C = problem.reduced_tensors(pt, F, cs.solve_projected, cubic=k <= opts["k_max_cubic"])
+    qn = float(np.linalg.norm(Q))
+    cn = None if C is None else float(np.linalg.norm(C))
+    tmsg = "quadratic and cubic tensors computed" if C is not None else (
+        f"quadratic tensor computed; cubic tensor skipped (k = {k} > k_max_cubic = {opts['k_max_cubic']})")
+    return Q, C, qn, cn, tmsg
+
+
+def _result(problem, pt, F, t, dirs, S, slope_eigs, Q, C, qn, cn, tmsg, tangent_source, tangent_residual,
+            kernel_residual, min_abs, notes, opts) -> NormalFormResult:
+    k = F.shape[0]
+    d0 = dirs[0]
+    near = bool(d0.rho < opts["near_pitchfork_tol"])
     head = f"{d0.classification}" + (f" ({d0.criticality})" if d0.criticality else "")
     head += f", rho = |g_xx/g_xxx| = {d0.rho:.3e}" + (" (near-pitchfork)" if near else "")
     return NormalFormResult(
-        lam_c=float(lam_c), multiplicity=k, classification=d0.classification, criticality=d0.criticality,
+        lam_c=float(pt.lam), multiplicity=k, classification=d0.classification, criticality=d0.criticality,
         g_xx=d0.g_xx, g_xxx=d0.g_xxx, g_xmu=d0.g_xmu, rho=d0.rho, near_pitchfork=near,
-        near_pitchfork_tol=near_pitchfork_tol, directions=dirs, slope_matrix=S, slope_eigenvalues=slope_eigs,
+        near_pitchfork_tol=opts["near_pitchfork_tol"], directions=dirs, slope_matrix=S, slope_eigenvalues=slope_eigs,
         quadratic_tensor=Q, cubic_tensor=C, quadratic_norm=qn, cubic_norm=cn, tensors_message=tmsg,
         tangent_source=tangent_source, tangent_residual=tangent_residual, kernel_residual=kernel_residual,
-        complement_min_abs_eig=cs.min_abs_eig, message="; ".join([head] + notes),
-        W_c=W_c, Phi=Phi, tangent=T,
+        complement_min_abs_eig=min_abs, message="; ".join([head] + notes),
+        x_c=pt.x.copy(), Phi_x=F.copy(), tangent_x=np.asarray(t, dtype=float).copy(),
+        engine=problem.engine, problem=problem,
     )
 
 
 # -- branch switching ----------------------------------------------------------------------------
 
-def _bordered_newton(model: Model, W0: np.ndarray, lam0: float, W_c: np.ndarray, u: np.ndarray, xi: float,
+def _bordered_newton(problem: Problem, x0: np.ndarray, lam0: float, x_c: np.ndarray, u: np.ndarray, xi: float,
                      tol: float, maxiter: int):
-    """Solve ``grad L_lam(W) = 0``, ``<W - W_c, u> = xi`` for (W, lam) by Newton.
+    """Solve ``grad L(x, lam) = 0``, ``<x - x_c, u> = xi`` for (x, lam) by Newton.
 
     The bordered Jacobian ``[[H, dgrad/dlam], [u^T, 0]]`` is nonsingular on a bifurcated branch
     away from the crossing (xi != 0); fixing the kernel coordinate keeps the iterate off the
     followed branch, whose kernel coordinate stays near 0.
     """
-    P = model.size
-    uf = u.ravel()
-    W, lam = W0.copy(), float(lam0)
+    border = np.append(u, 0.0)
+    x, lam = x0.copy(), float(lam0)
+    gn = float("nan")
     for it in range(maxiter + 1):
         if not 0.0 <= lam <= 1.0:
-            return W, lam, False, it, float("nan"), f"lam = {lam:.4g} left [0, 1]"
-        ev = model.at(W, lam)
-        g = ev.grad().ravel()
-        c = float(uf @ (W - W_c).ravel()) - xi
+            return x, lam, False, it, float("nan"), f"lam = {lam:.4g} left [0, 1]"
+        pt = problem.at(x, lam)
+        g = pt.grad()
+        c = float(u @ (x - x_c)) - xi
         gn = float(np.linalg.norm(g))
         if gn <= tol and abs(c) <= 1e-12 * max(1.0, abs(xi)):
-            return W, lam, True, it, gn, "converged"
+            return x, lam, True, it, gn, "converged"
         if it == maxiter:
             break
-        gl = ev.grad_lam().ravel()
-        if P <= DENSE_MAX:
-            J = np.zeros((P + 1, P + 1))
-            J[:P, :P] = ev.hessian()
-            J[:P, P] = gl
-            J[P, :P] = uf
-            rhs = -np.concatenate([g, [c]])
-            try:
-                step = np.linalg.solve(J, rhs)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(J, rhs, rcond=1e-14)[0]
-            dW, dlam = step[:P], float(step[P])
+        step = -problem.bordered_solve(pt, border, g, c)
+        if not np.all(np.isfinite(step)):
+            return x, lam, False, it, gn, "non-finite Newton step"
+        x = x + step[:-1]
+        lam = lam + float(step[-1])
+    return x, lam, False, maxiter, gn, f"no convergence in {maxiter} iterations (||grad|| = {gn:.3e})"
+
+
+def _spectrum_info(problem: Problem, x, lam, n_low: int = 3):
+    pt = problem.at(x, lam)
+    spec = problem.spectrum(pt, min(max(n_low, problem.default_n_eigs()), problem.size), problem.morse_tol())
+    return spec.morse, spec.lowest(n_low)
+
+
+def _starts(red, dlam0: float, auto: bool, xi_max: float):
+    """(kind, [(side, sign, xi0)], dlam) of the truncated normal form along one direction."""
+    dlam = dlam0
+    if auto and red.classification == "transcritical" and red.g_xx != 0.0:
+        xi0 = abs(transcritical_root(red.g_xmu, red.g_xx, dlam))
+        if xi0 > xi_max:
+            dlam *= xi_max / xi0
+    elif auto and red.classification == "pitchfork":
+        roots = pitchfork_roots(red.g_xmu, red.g_xxx, dlam) or pitchfork_roots(red.g_xmu, red.g_xxx, -dlam)
+        if roots and abs(roots[0]) > xi_max:
+            dlam *= (xi_max / abs(roots[0])) ** 2
+    if red.classification == "transcritical":
+        return "transcritical", [("mu>0", 1.0, transcritical_root(red.g_xmu, red.g_xx, dlam)),
+                                 ("mu<0", -1.0, transcritical_root(red.g_xmu, red.g_xx, -dlam))], dlam
+    if red.classification == "pitchfork":
+        sgn = 1.0 if pitchfork_roots(red.g_xmu, red.g_xxx, dlam) else -1.0
+        side = "mu>0" if sgn > 0 else "mu<0"
+        return "pitchfork", [(side, sgn, x) for x in pitchfork_roots(red.g_xmu, red.g_xxx, sgn * dlam)], dlam
+    return None, [], dlam
+
+
+def _follow(problem, x_c, lam_c, t, u, red, kind, side, sgn, xi0, dlam, n_steps, tol, maxiter):
+    """One bifurcated branch, ``n_steps`` Newton-corrected points (see :func:`switch_branches`)."""
+    label = f"{red.label} {'+' if xi0 > 0 else '-'}xi ({side})"
+    xs = [xi0 * ((i + 1) if kind == "transcritical" else np.sqrt(i + 1)) for i in range(n_steps)]
+    mus = [sgn * dlam * (i + 1) for i in range(n_steps)]
+    pts_xi, pts_x, pts_lam = [0.0], [x_c], [lam_c]
+    got = dict(xi=[], lams=[], gn=[], morse=[], low=[], x=[])
+    ok, msg = True, "converged"
+    for i, (xi, mu) in enumerate(zip(xs, mus)):
+        if i == 0:
+            xp, lp = x_c + mu * t + xi * u, lam_c + mu
         else:
-            op = ev.operator()
-            a = minres(op, -g, rtol=1e-12, maxiter=10 * P)[0]
-            b = minres(op, gl, rtol=1e-12, maxiter=10 * P)[0]
-            dlam = float((uf @ a + c) / (uf @ b))
-            dW = a - dlam * b
-        if not (np.all(np.isfinite(dW)) and np.isfinite(dlam)):
-            return W, lam, False, it, gn, "non-finite Newton step"
-        W = W + dW.reshape(model.m, model.d)
-        lam = lam + dlam
-    return W, lam, False, maxiter, gn, f"no convergence in {maxiter} iterations (||grad|| = {gn:.3e})"
+            xp, lp = _extrapolate(pts_xi[-3:], pts_x[-3:], pts_lam[-3:], xi)
+        lp = min(max(lp, 0.0), 1.0)
+        x, lam, conv, _, gn, m_ = _bordered_newton(problem, xp, lp, x_c, u, xi, tol, maxiter)
+        if not conv:
+            ok, msg = False, f"step {i} (xi = {xi:.3e}): {m_}"
+            break
+        morse, low = _spectrum_info(problem, x, lam)
+        for key, val in (("xi", xi), ("lams", lam), ("gn", gn), ("morse", morse), ("low", low), ("x", x)):
+            got[key].append(val)
+        pts_xi.append(xi), pts_x.append(x), pts_lam.append(lam)
+    return BifurcatedBranch(
+        direction=label, kind=kind, side=side, xi=np.array(got["xi"]), predicted_xi=np.array(xs),
+        predicted_lams=lam_c + np.array(mus), lams=np.array(got["lams"]), grad_norms=np.array(got["gn"]),
+        morse=got["morse"], lowest_eigenvalues=got["low"], converged=ok and len(got["xi"]) == n_steps,
+        message=msg, x=list(got["x"]), u=u, problem=problem)
 
 
-def _spectrum_info(model: Model, W, lam, n_low: int = 3, tol: float = 1e-12):
-    from .spectral import lowest_eigenpairs, morse_index
-
-    ev = model.at(W, lam)
-    if model.size <= DENSE_MAX:
-        e = np.linalg.eigvalsh(ev.hessian())
-        scale = max(1.0, float(np.max(np.abs(e))))
-        return int(np.sum(e < -tol * scale)), e[:n_low]
-    vals, _ = lowest_eigenpairs(ev, min(n_low, model.size))
-    return morse_index(ev, tol=tol), vals
-
-
-def switch_branches(model: Model, W_c, lam_c, Phi, nf: NormalFormResult, *, dlam=None, n_steps: int = 3,
+def switch_branches(model, W_c, lam_c, Phi, nf: NormalFormResult, *, dlam=None, n_steps: int = 3,
                     n_directions: int = 1, tol: float = 1e-10, maxiter: int = 30) -> list:
     """Follow the bifurcated branches a little way from (W_c, lam_c) (SPEC 5, branch switching).
 
@@ -681,85 +799,44 @@ def switch_branches(model: Model, W_c, lam_c, Phi, nf: NormalFormResult, *, dlam
     truncated normal form along u:
 
     * transcritical: ``xi = -2 g_xmu mu / g_xx`` (:func:`transcritical_root`) on both sides
-      ``mu = +-dlam`` — two half-branches, one each side;
+      ``mu = +-dlam`` -- two half-branches, one each side;
     * pitchfork: ``xi = +-sqrt(-6 g_xmu mu / g_xxx)`` (:func:`pitchfork_roots`) at
-      ``mu = dlam`` on the side where the root is real — two branches, xi > 0 and xi < 0;
+      ``mu = dlam`` on the side where the root is real -- two branches, xi > 0 and xi < 0;
 
     predict ``W = W_c + mu t + xi u`` (t the branch tangent of ``nf``) and Newton-correct (W, lam)
     with the kernel coordinate ``<W - W_c, u> = xi`` held fixed (a bordered system), so that the
     solve cannot fall back onto the followed branch.  Then take ``n_steps - 1`` further steps in
     xi chosen so that the predicted |mu| grows by dlam per step (``xi_i = xi_0 (i+1)``
     transcritical, ``xi_0 sqrt(i+1)`` pitchfork), predicting by quadratic extrapolation in xi
-    through the last points (starting with the crossing itself).
+    through the last points (starting with the crossing itself).  Morse indices are those of the
+    full Hessian (transverse sectors included for reduced families).
 
     ``dlam`` defaults to ``min(0.1 lam_c, 0.01)`` (at least 1e-6), so that the mu < 0 side stays in
     [0, 1], reduced where needed so that the first predicted ``|xi| <= 0.05 max(1, ||W_c||_F)``
-    (the truncated normal form is only trusted close to the crossing).  Returns a list of :class:`BifurcatedBranch` (empty for a degenerate normal form); a
-    failed Newton solve stops that branch and is reported in its ``message``.
+    (the truncated normal form is only trusted close to the crossing).  Returns a list of
+    :class:`BifurcatedBranch` (empty for a degenerate normal form); a failed Newton solve stops
+    that branch and is reported in its ``message``.
     """
-    ev = model.at(W_c, lam_c)
-    W_c, lam_c = ev.W, ev.lam
-    Phi = _check_Phi(model, Phi)
+    problem = as_family(model)
+    x_c = problem.check_x(W_c, "W_c")
+    problem.at(x_c, lam_c)
+    _check_Phi(problem, Phi)
     n_steps = as_int("n_steps", n_steps)
     n_directions = as_int("n_directions", n_directions)
     tol = as_float("tol", tol, minimum=0.0, strict=True)
     maxiter = as_int("maxiter", maxiter)
     auto = dlam is None
     dlam0 = max(min(0.1 * lam_c, 0.01), 1e-6) if auto else as_float("dlam", dlam, minimum=0.0, strict=True)
-    xi_max = 0.05 * max(1.0, float(np.linalg.norm(W_c)))
-    t = nf.tangent if nf.tangent is not None else np.zeros_like(W_c)
+    xi_max = 0.05 * max(1.0, float(np.linalg.norm(x_c)))
+    t = np.zeros(problem.size) if nf.tangent_x is None else np.ravel(nf.tangent_x)
     out = []
     for red in nf.directions[:n_directions]:
-        u = red.vector
-        dlam = dlam0
-        if auto and red.classification == "transcritical" and red.g_xx != 0.0:
-            xi0 = abs(transcritical_root(red.g_xmu, red.g_xx, dlam))
-            if xi0 > xi_max:
-                dlam *= xi_max / xi0
-        elif auto and red.classification == "pitchfork":
-            roots = pitchfork_roots(red.g_xmu, red.g_xxx, dlam) or pitchfork_roots(red.g_xmu, red.g_xxx, -dlam)
-            if roots and abs(roots[0]) > xi_max:
-                dlam *= (xi_max / abs(roots[0])) ** 2
-        if red.classification == "transcritical":
-            kind = "transcritical"
-            starts = [("mu>0", 1.0, transcritical_root(red.g_xmu, red.g_xx, dlam)),
-                      ("mu<0", -1.0, transcritical_root(red.g_xmu, red.g_xx, -dlam))]
-        elif red.classification == "pitchfork":
-            kind = "pitchfork"
-            sgn = 1.0 if pitchfork_roots(red.g_xmu, red.g_xxx, dlam) else -1.0
-            roots = pitchfork_roots(red.g_xmu, red.g_xxx, sgn * dlam)
-            side = "mu>0" if sgn > 0 else "mu<0"
-            starts = [(side, sgn, x) for x in roots]
-        else:
-            continue
+        u = np.ravel(red.u)
+        kind, starts, dl = _starts(red, dlam0, auto, xi_max)
         for side, sgn, xi0 in starts:
             if xi0 is None or xi0 == 0.0:
                 continue
-            label = f"{red.label} {'+' if xi0 > 0 else '-'}xi ({side})"
-            xs = [xi0 * ((i + 1) if kind == "transcritical" else np.sqrt(i + 1)) for i in range(n_steps)]
-            mus = [sgn * dlam * (i + 1) for i in range(n_steps)]
-            pts_xi, pts_W, pts_lam = [0.0], [W_c], [lam_c]
-            got = dict(xi=[], lams=[], gn=[], morse=[], low=[], W=[])
-            ok, msg = True, "converged"
-            for i, (xi, mu) in enumerate(zip(xs, mus)):
-                if i == 0:
-                    Wp, lp = W_c + mu * t + xi * u, lam_c + mu
-                else:
-                    Wp, lp = _extrapolate(pts_xi[-3:], pts_W[-3:], pts_lam[-3:], xi)
-                lp = min(max(lp, 0.0), 1.0)
-                W, lam, conv, _, gn, m_ = _bordered_newton(model, Wp, lp, W_c, u, xi, tol, maxiter)
-                if not conv:
-                    ok, msg = False, f"step {i} (xi = {xi:.3e}): {m_}"
-                    break
-                morse, low = _spectrum_info(model, W, lam)
-                got["xi"].append(xi), got["lams"].append(lam), got["gn"].append(gn)
-                got["morse"].append(morse), got["low"].append(low), got["W"].append(W)
-                pts_xi.append(xi), pts_W.append(W), pts_lam.append(lam)
-            out.append(BifurcatedBranch(
-                direction=label, kind=kind, side=side, xi=np.array(got["xi"]), predicted_xi=np.array(xs),
-                predicted_lams=lam_c + np.array(mus), lams=np.array(got["lams"]), grad_norms=np.array(got["gn"]),
-                morse=got["morse"], lowest_eigenvalues=got["low"], converged=ok and len(got["xi"]) == n_steps,
-                message=msg, W=got["W"], vector=u))
+            out.append(_follow(problem, x_c, lam_c, t, u, red, kind, side, sgn, xi0, dl, n_steps, tol, maxiter))
     return out
 
 

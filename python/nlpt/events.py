@@ -1,0 +1,294 @@
+"""Special points of a continued branch: detection, refinement, subdivision (SPEC 4, 5).
+
+Between two consecutive branch points ``u_a, u_b`` the branch is parametrised in the frame of
+the left point: ``u(sigma)`` solves ``grad L(u) = 0``, ``t_a . (u - u_a) = sigma`` for
+``sigma`` in ``[0, t_a . (u_b - u_a)]`` (the pseudo-arclength corrector, regular at simple folds
+and at crossings in transverse sectors), Newton-polished at every evaluation
+(:func:`nlpt.corrector.arc_correct` with ``polish=True``).
+
+* **Fold**: ``dlam/ds`` changes sign; the zero of ``sigma -> t_lam(u(sigma))`` by Brent's method.
+* **Crossing / re-stabilisation**: the Morse index changes by ``dm``.  The eigenvalues known at a
+  point are ordered ascending as *modes* (own eigenvalues, and transverse-sector eigenvalues
+  with their multiplicity); with ``p`` modes negative at ``u_a``, the mode at position ``p``
+  (``dm > 0``) or ``p - 1`` (``dm < 0``) changes sign first -- an order statistic of continuous
+  functions, hence continuous -- and Brent's method on its value finds where, to ``tol`` in
+  sigma (|d lam| <= |d sigma| |t_lam| / (t_a . t), about ``tol`` and never more than a few times
+  it on one step).  At the refined point the near-zero cluster (modes with
+  ``|lambda| <= zero_rtol * floor + |lambda_c|``) must carry the whole Morse change ``|dm|``:
+  if it does not (two crossings merged in one step), a point is inserted half way between the
+  refined crossing and ``u_b`` and both halves are examined again, up to ``max_subdivisions``
+  times; a disagreement that survives is reported in the special point's ``note``.
+* **Minimum** (:func:`refine_minimum`): the lowest eigenvalue's minimum over the branch, refined by
+  bounded Brent minimisation in sigma around the lowest branch point (for the "no crossing"
+  report).
+
+``lam_error`` of a refined point estimates its error in lam: the bracket width in sigma times
+``|dlam/dsigma|``, plus the residual eigenvalue over its slope.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import brentq, minimize_scalar
+
+from .corrector import arc_correct, tangent
+from .problem import Problem
+
+__all__ = ["attach_special_points", "refine_minimum", "mode_value", "cluster"]
+
+#: Gradient tolerance of the refinement points, relative to the branch tolerance.
+REFINE_FACTOR = 1e-3
+
+
+class _Failed(Exception):
+    pass
+
+
+def mode_value(spec, position: int) -> float:
+    """Value of the mode at ``position`` of the ascending mode list (+inf beyond its end)."""
+    modes = spec.modes()
+    return modes[position][0] if position < len(modes) else np.inf
+
+
+def n_negative_modes(spec) -> int:
+    return sum(1 for v, _, _ in spec.modes() if v < -spec.tol)
+
+
+def cluster(spec, floor: float, zero_rtol: float, center: float):
+    """(multiplicity, where-labels, tolerance) of the modes with ``|v| <= zero_rtol floor + |center|``."""
+    tol = zero_rtol * abs(floor) + abs(center)
+    near = [(mult, where) for v, mult, where in spec.modes() if abs(v) <= tol]
+    labels = sorted({w[0] for _, w in near})
+    return sum(m for m, _ in near), labels, tol
+
+
+class _Interval:
+    """The branch between two recorded points, in the frame of the left one."""
+
+    def __init__(self, problem: Problem, ua, ta, ub, tol: float, maxiter: int, polish: bool = True, deflate=None):
+        self.pb, self.ua, self.ta, self.ub = problem, ua, ta, ub
+        self.tol, self.maxiter, self.polish, self.deflate = tol, maxiter, polish, deflate
+        self.s_b = float(ta @ (ub - ua))
+        self.cache = {}
+
+    def point(self, sigma: float):
+        if sigma in self.cache:
+            return self.cache[sigma]
+        frac = sigma / self.s_b if self.s_b != 0 else 0.0
+        pred = self.ua + frac * (self.ub - self.ua)
+        c = arc_correct(self.pb, self.ua, self.ta, sigma, pred, self.tol * REFINE_FACTOR, self.maxiter + 10,
+                        polish=self.polish, deflate=self.deflate)
+        if not c.converged:
+            c = arc_correct(self.pb, self.ua, self.ta, sigma, pred, self.tol, self.maxiter, polish=self.polish,
+                            deflate=self.deflate)
+        if not c.converged:
+            raise _Failed(f"the corrector failed at arclength {sigma:.6g} inside the bracket: {c.message}")
+        self.cache[sigma] = c
+        return c
+
+
+def _refine_fold(iv: _Interval):
+    def t_lam(sigma):
+        c = iv.point(sigma)
+        return float(tangent(iv.pb, c.pt, iv.ta)[-1])
+
+    f0, f1 = t_lam(0.0), t_lam(iv.s_b)
+    if f0 * f1 > 0:
+        raise _Failed("dlam/ds does not change sign between the bracketing points")
+    xtol = 1e-14 * max(1.0, abs(iv.s_b))
+    sigma = brentq(t_lam, 0.0, iv.s_b, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=100)
+    return sigma, iv.point(sigma), xtol
+
+
+def _refine_crossing(iv: _Interval, spec_of, position: int, xtol: float):
+    """Brent on the value of the mode at ``position``; (sigma, point, spectrum, value, lam_error)."""
+    specs = {}
+
+    def f(sigma):
+        c = iv.point(sigma)
+        if sigma not in specs:
+            specs[sigma] = spec_of(c.pt)
+        return mode_value(specs[sigma], position)
+
+    f0, f1 = f(0.0), f(iv.s_b)
+    if f0 * f1 > 0:
+        raise _Failed("the crossing eigenvalue does not change sign between the bracketing points")
+    sigma = 0.0 if f0 == 0 else (iv.s_b if f1 == 0 else brentq(f, 0.0, iv.s_b, xtol=xtol, maxiter=200))
+    c = iv.point(sigma)
+    val = f(sigma)
+    # slope of the crossing eigenvalue in lam, from the bracket ends, for the error estimate
+    lam_a, lam_b = iv.point(0.0).lam, iv.point(iv.s_b).lam
+    slope = (f1 - f0) / (lam_b - lam_a) if lam_b != lam_a else np.inf
+    dlam_ds = abs(lam_b - lam_a) / abs(iv.s_b) if iv.s_b else 1.0
+    resid = abs(val) + iv.pb.eig_accuracy()
+    err = xtol * dlam_ds + (resid / abs(slope) if np.isfinite(slope) and slope != 0 else 0.0)
+    return sigma, c, specs[sigma], val, err
+
+
+class _Scan:
+    """Walks the recorded points, refining every event and inserting points where needed."""
+
+    def __init__(self, problem, br, par, newton_tol):
+        self.pb, self.par, self.tol = problem, par, newton_tol
+        P = problem.size
+        self.us = [np.append(x, lam) for x, lam in zip(br.x.reshape(len(br), P), br.lams)]
+        self.ts = list(br.tangents) if br.tangents is not None else []
+        self.specs = list(br.spectra)
+        self.ss = list(br.s)
+        self.gns = list(br.grad_norms)
+        self.morse_tol = br.morse_tol
+        self.k = br.spectra[0].values.size if br.spectra else 1
+        self.points = []
+
+    def spec_of(self, pt):
+        return self.pb.spectrum(pt, max(self.k, 1), self.morse_tol)
+
+    def interval(self, i, polish=True, deflate=None):
+        return _Interval(self.pb, self.us[i], self.ts[i], self.us[i + 1], self.tol, self.par.newton_maxiter, polish,
+                         deflate)
+
+    def crossing_modes(self, i, dm):
+        """Own eigenvectors (rows) of the modes that change sign between points i and i+1, taken at
+        the end where they are nearer zero; None when they are not own modes or not available."""
+        j = i + 1 if abs(self.specs[i + 1].min) < abs(self.specs[i].min) else i
+        u = self.us[j]
+        pt = self.pb.at(u[:-1], u[-1])
+        if pt.hessian() is None:
+            return None
+        p = n_negative_modes(self.specs[i])
+        lo = p if dm > 0 else p + dm
+        modes = self.specs[j].modes()[lo:lo + abs(dm)]
+        if not modes or any(w[0] != "own" for _, _, w in modes):
+            return None
+        vals, vecs, _ = self.pb.eig(pt, self.k, None, True)
+        return vecs[:, [w[1] for _, _, w in modes]].T
+
+    def insert(self, i, sigma, c, spec):
+        t = tangent(self.pb, c.pt, self.ts[i])
+        self.us.insert(i + 1, c.u)
+        self.ts.insert(i + 1, t)
+        self.specs.insert(i + 1, spec)
+        self.ss.insert(i + 1, self.ss[i] + sigma)
+        self.gns.insert(i + 1, c.grad_norm)
+
+    def run(self):
+        i, splits = 0, 0
+        while i < len(self.us) - 1:
+            tl_a, tl_b = self.ts[i][-1], self.ts[i + 1][-1]
+            if tl_a * tl_b < 0 or tl_b == 0.0:
+                self.points.append(self.fold(i))
+                i += 1
+                continue
+            dm = self.specs[i + 1].morse - self.specs[i].morse
+            if dm == 0:
+                i += 1
+                continue
+            sp, inserted = self.crossing(i, dm, splits < self.par.max_subdivisions)
+            if inserted:
+                splits += 1
+                continue
+            self.points.append(sp)
+            i += 1
+        return self.points
+
+    def fold(self, i):
+        from .continuation import SpecialPoint
+
+        ma, mb = self.specs[i].morse, self.specs[i + 1].morse
+        iv = self.interval(i, polish=False)  # lam at a fold is off by |residual| / |<phi, d/dlam grad>|
+        try:
+            sigma, c, xtol = _refine_fold(iv)
+        except _Failed as exc:  # keep the fold at the bracketing point nearer to it
+            j = i if abs(self.ts[i][-1]) < abs(self.ts[i + 1][-1]) else i + 1
+            u = self.us[j]
+            return SpecialPoint("fold", float(u[-1]), ma, mb, abs(mb - ma), float(self.ss[j]), u[:-1].copy(),
+                                note=f"not refined: {exc}", problem=self.pb)
+        spec = self.spec_of(c.pt)
+        mult, labels, _ = cluster(spec, self.pb.floor, self.par.zero_rtol, spec.min)
+        return SpecialPoint("fold", c.lam, ma, mb, mult, float(self.ss[i] + sigma), c.x.copy(), value=spec.min,
+                            lam_error=xtol, where=",".join(labels), problem=self.pb)
+
+    def crossing(self, i, dm, may_split):
+        """(SpecialPoint, False) or (None, True) when a point was inserted instead."""
+        from .continuation import SpecialPoint
+
+        ma, mb = self.specs[i].morse, self.specs[i + 1].morse
+        p = n_negative_modes(self.specs[i])
+        position = p if dm > 0 else p - 1
+        kind = "crossing" if dm > 0 else "restabilisation"
+        iv = self.interval(i, deflate=self.crossing_modes(i, dm))
+        xtol = 0.5 * self.par.tol
+        try:
+            sigma, c, spec, val, err = _refine_crossing(iv, self.spec_of, position, xtol)
+        except _Failed as exc:
+            lam = 0.5 * (self.us[i][-1] + self.us[i + 1][-1])
+            return SpecialPoint(kind, float(lam), ma, mb, abs(mb - ma), float(0.5 * (self.ss[i] + self.ss[i + 1])),
+                                note=f"not refined: {exc}", problem=self.pb), False
+        mult, labels, _ = cluster(spec, self.pb.floor, self.par.zero_rtol, val)
+        if mult != abs(dm) and may_split and iv.s_b - sigma > 4 * xtol:
+            s_ins = sigma + 0.5 * (iv.s_b - sigma)
+            try:
+                c_ins = iv.point(s_ins)
+            except _Failed:
+                c_ins = None
+            if c_ins is not None:
+                self.insert(i, s_ins, c_ins, self.spec_of(c_ins.pt))
+                return None, True
+        note = "" if mult == abs(dm) else (f"Morse change {ma}->{mb} but near-zero cluster of multiplicity {mult} "
+                                           "at the refined point (not separated by subdivision)")
+        return SpecialPoint(kind, c.lam, ma, mb, mult, float(self.ss[i] + sigma), c.x.copy(), value=val,
+                            lam_error=err, where=",".join(labels), note=note, problem=self.pb), False
+
+
+def attach_special_points(problem: Problem, br, par, newton_tol: float):
+    """The branch with its special points refined (module docstring), points inserted where a
+    Morse change had to be split."""
+    if len(br) < 2:
+        return br
+    sc = _Scan(problem, br, par, newton_tol)
+    pts = sc.run()
+    if len(sc.us) != len(br):
+        from .continuation import branch_from
+
+        new = branch_from(problem, sc.us, sc.gns, sc.specs, sc.ts, sc.ss, br.status, br.message, br.lam_max,
+                          br.morse_tol, br.eigensolves)
+        br = new
+    br.special_points = pts
+    return br
+
+
+def refine_minimum(problem: Problem, br, par, newton_tol: float):
+    """The minimum of the lowest eigenvalue along the branch, refined (a SpecialPoint of type
+    ``"minimum"``), or None for a branch of fewer than two points."""
+    from .continuation import SpecialPoint
+
+    if len(br) < 2:
+        return None
+    low = np.array([sp.min for sp in br.spectra])
+    j = int(np.argmin(low))
+    a, b = max(j - 1, 0), min(j + 1, len(br) - 1)
+    P = problem.size
+    ua = np.append(br.x[a], br.lams[a])
+    ub = np.append(br.x[b], br.lams[b])
+    iv = _Interval(problem, ua, br.tangents[a], ub, newton_tol, par.newton_maxiter)
+    k = br.spectra[0].values.size
+
+    def f(sigma):
+        return problem.spectrum(iv.point(sigma).pt, max(k, 1), br.morse_tol).min
+
+    try:
+        res = minimize_scalar(f, bounds=(0.0, iv.s_b), method="bounded", options={"xatol": par.tol})
+        c = iv.point(float(res.x))
+        val = float(res.fun)
+    except _Failed as exc:
+        return SpecialPoint("minimum", float(br.lams[j]), int(br.morse[j]), int(br.morse[j]), 0, float(br.s[j]),
+                            br.x[j].copy(), value=float(low[j]), note=f"not refined: {exc}", problem=problem)
+    if val > low[j]:  # the bracket's own points are candidates too
+        c = iv.point(0.0) if j == a else None
+        if c is None:
+            return SpecialPoint("minimum", float(br.lams[j]), int(br.morse[j]), int(br.morse[j]), 0,
+                                float(br.s[j]), br.x[j].copy(), value=float(low[j]), lam_error=par.tol, problem=problem)
+        val = float(low[j])
+    del P
+    return SpecialPoint("minimum", c.lam, int(br.morse[j]), int(br.morse[j]), 0, float(br.s[a] + res.x),
+                        c.x.copy(), value=val, lam_error=par.tol, problem=problem)
