@@ -140,7 +140,7 @@ def test_root_module_imports_every_module():
 
 
 def test_toolchain_is_pinned():
-    assert (ROOT / "lean-toolchain").read_text(encoding="utf-8").strip() == "leanprover/lean4:v4.35.0"
+    assert (ROOT / "lean-toolchain").read_text(encoding="utf-8").strip() == "leanprover/lean4:v4.28.0"
 
 
 def test_lakefile_depends_on_lean_core_only():
