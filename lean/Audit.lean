@@ -52,3 +52,21 @@ standard axioms (`propext`, `Classical.choice`, `Quot.sound`) or none at all.
 #print axioms NLPT.quadratic_coeff_eq_zero_of_odd_rat
 #print axioms NLPT.pitchfork_root_sq_rat
 #print axioms NLPT.transcritical_root_rat
+
+-- Symmetry
+#print axioms NLPT.symOp_tensor_of_sum_zero
+#print axioms NLPT.symOp_ones_tensor
+#print axioms NLPT.centered_add_mean
+#print axioms NLPT.centered_inKer
+#print axioms NLPT.eq_zero_of_ones_tensor_inKer
+#print axioms NLPT.loss_ones_tensor
+#print axioms NLPT.loss_width_eq
+#print axioms NLPT.loss_ones_tensor_eq_of_mul_eq
+#print axioms NLPT.symOp_tensor_of_sum_zero_rat
+#print axioms NLPT.symOp_ones_tensor_rat
+#print axioms NLPT.centered_add_mean_rat
+#print axioms NLPT.centered_inKer_rat
+#print axioms NLPT.eq_zero_of_ones_tensor_inKer_rat
+#print axioms NLPT.loss_ones_tensor_rat
+#print axioms NLPT.loss_width_eq_rat
+#print axioms NLPT.loss_ones_tensor_eq_of_mul_eq_rat

@@ -361,9 +361,11 @@ end OrderedField
 /-! ## The rational numbers
 
 Every axiom is a lemma of core's `Rat` library (`Init/Data/Rat/Lemmas.lean`); the same lemmas
-back core's own `Lean.Grind.Field Rat` and ordered instances. -/
+back core's own `Lean.Grind.Field Rat` and ordered instances. Both instances serve proofs only
+and are `noncomputable`: no code is generated for them (a Lean built without core's
+code-generation data cannot compile them), which changes nothing that a theorem states. -/
 
-instance instFieldRat : Field Rat where
+noncomputable instance instFieldRat : Field Rat where
   zero := 0
   one := 1
   add_assoc := Rat.add_assoc
@@ -389,7 +391,7 @@ instance instFieldRat : Field Rat where
     | decide
     | exact fun h => absurd (congrArg Rat.num h) (by decide)
 
-instance instOrderedFieldRat : OrderedField Rat where
+noncomputable instance instOrderedFieldRat : OrderedField Rat where
   toField := instFieldRat
   le_refl := by
     first

@@ -5,7 +5,7 @@ Subcommands:
 * ``nlpt spectrum``  — the lam = 0 invariants, numeric next to proven (SPEC 3);
 * ``nlpt threshold`` — one case: softening rate, predicted and measured lam*, normal form (SPEC 4-5);
 * ``nlpt reproduce`` — the width sweep: table, JSON, CSV and plots into an output folder;
-* ``nlpt verify``    — build the Lean formal layer and audit its axioms, where ``lake`` exists.
+* ``nlpt verify``    — check the Lean formal layer with a Lean kernel (``lake`` or the wasm Lean).
 
 Bad input gives a one-line message on stderr and exit status 2; no traceback.
 """
@@ -193,16 +193,56 @@ def cmd_reproduce(args) -> int:
 # -- verify -----------------------------------------------------------------------------------
 
 def cmd_verify(args) -> int:
-    from .formal import verify
+    """Exit status: 0 checked and clean, 1 problems found, 3 not checked here."""
+    from pathlib import Path
 
-    res = verify()
+    from . import formal, leanwasm
+
+    if args.install:
+        try:
+            tc, downloaded = leanwasm.install()
+        except leanwasm.InstallError as exc:
+            print(f"nlpt verify --install: {exc}", file=sys.stderr)
+            return 1
+        print(f"toolchain {'installed' if downloaded else 'already installed, nothing downloaded'}: "
+              f"{tc.version_line} and Node.js {tc.node_version} in {tc.root}")
+        return 0
+    if not args.json:
+        print("nlpt verify: checking lean/ with a Lean kernel (about 5 minutes on the wasm Lean) ...",
+              file=sys.stderr, flush=True)
+    report = formal.verify(keep=args.keep)
+    data = report.to_dict()
+    if args.report:
+        Path(args.report).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     if args.json:
-        print_json({"status": res.status, "reason": res.reason, "axioms": getattr(res, "axioms", None)})
-    else:
-        print(res.reason if res.reason else f"formal layer: {res.status}")
-        if res.status == "failed" and res.output:
-            print(res.output)
-    return 1 if res.status == "failed" else 0
+        print(json.dumps(data, indent=2))
+        return report.exit_status
+    if report.status == "not checked":
+        print(report.summary())
+        return report.exit_status
+    tc = report.toolchain
+    print(f"checker: {tc.get('version_line') or tc.get('kind')}")
+    print(f"  how: {report.method}")
+    if tc.get("npm_package"):
+        print(f"  toolchain: {tc['npm_package']} (npm sha1 {tc['npm_tarball_sha1']}), {tc['node_wheel']}")
+    print(f"  modules: {', '.join(report.modules)}")
+    for kind in ("errors", "warnings"):
+        for m in getattr(report, kind):
+            first = m["message"].splitlines()[0] if m["message"] else ""
+            print(f"  {m['file']}:{m['line']}: {m['severity']}: {first}")
+    ctl = report.controls
+    if ctl:
+        print(f"  negative control, false theorem: {'rejected' if ctl['false_theorem']['rejected'] else 'ACCEPTED'}; "
+              f"sorry control: {'reported' if ctl['sorry']['reported'] else 'NOT REPORTED'}")
+    print(f"  headline theorems accepted: {len(report.accepted)}/{len(report.headline)}")
+    if report.audit:
+        print(f"  {report.audit}")
+    for p in report.problems:
+        print(f"problem: {p}")
+    if report.check_file:
+        print(f"  check file: {report.check_file}")
+    print(report.summary())
+    return report.exit_status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,8 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("verify", help="build the Lean formal layer (needs lake) and audit its axioms")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p = sub.add_parser("verify", help="check the Lean formal layer with a Lean kernel (exit 0 clean, 1 problems, "
+                       "3 not checked here)")
+    p.add_argument("--install", action="store_true",
+                   help="install the pinned wasm Lean and Node.js 24 into $NLPT_LEAN_HOME (default "
+                        "/home/.cache/nlpt/lean) and exit; downloads nothing if already installed")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--report", metavar="FILE", help="also write the JSON report to FILE")
+    p.add_argument("--keep", action="store_true", help="keep the generated check file under /tmp")
     p.set_defaults(func=cmd_verify)
     return parser
 
