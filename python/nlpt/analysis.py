@@ -113,7 +113,7 @@ class Analysis:
 
 def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_steps: int = 3,
             n_directions: int = 1, dlam=None, normal_form_options: dict | None = None,
-            **threshold_options) -> Analysis:
+            progress=None, **threshold_options) -> Analysis:
     """Threshold (SPEC 4), normal form and branch switching (SPEC 5) of one problem.
 
     Parameters
@@ -129,6 +129,9 @@ def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_step
         Passed to :func:`switch_branches`.
     normal_form_options : dict, optional
         Keyword arguments of :func:`nlpt.normal_form.normal_form`.
+    progress : callable, optional
+        Passed to :func:`find_threshold`: called once per accepted branch point with a dict
+        ``{"stage", "lam", "points", "eigensolves"}``.
     **threshold_options
         Further keyword arguments of :func:`find_threshold` (continuation options).
 
@@ -142,7 +145,7 @@ def analyze(model: Model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_step
     n_directions = as_int("n_directions", n_directions)
     if normal_form_options is not None and not isinstance(normal_form_options, dict):
         raise NLPTInputError(f"normal_form_options: expected a dict, got {type(normal_form_options).__name__}")
-    thr = find_threshold(model, lam_max, tol=tol, **threshold_options)
+    thr = find_threshold(model, lam_max, tol=tol, progress=progress, **threshold_options)
     if thr.status == "fold" and thr.critical_vectors is not None:
         return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=saddle_node(model, thr))
     if thr.status != "crossing" or thr.critical_vectors is None:

@@ -472,6 +472,7 @@ def continue_branch(
     max_folds=1,
     after_fold=10,
     dip_rtol=0.25,
+    progress=None,
 ) -> Branch:
     """Follow the critical branch from ``(W0, 0)`` (default ``W*`` of SPEC 3) by pseudo-arclength.
 
@@ -521,6 +522,9 @@ def continue_branch(
         slopes ``d lambda_min/ds = D^3L[phi, phi, t_W] + t_lam phi^T (dH/dlam) phi`` at both ends)
         dips below zero is halved, so that two folds closer together than one step are resolved
         instead of skipped.  0 switches the guard off.
+    progress : callable, optional
+        Called once per accepted point with ``{"stage": "continuation", "lam": ..., "points": ...,
+        "eigensolves": ...}`` (eigen-solves so far, rejected steps included).
 
     Returns
     -------
@@ -553,9 +557,10 @@ def continue_branch(
     W_start = critical_point(model)[1] if W0 is None else model.check_W(W0, "W0")
 
     lams, Ws, eigs, morses, gns, ss, us, ts = [], [], [], [], [], [], [], []
-    prev = {"vecs": None}
+    prev = {"vecs": None, "eigensolves": 0}
 
     def spectrum(ev):
+        prev["eigensolves"] += 1
         vals, vecs, mi = _spectrum(ev, k, morse_tol, prev["vecs"], vectors=False)
         return vals, vecs, mi
 
@@ -570,6 +575,8 @@ def continue_branch(
         ss.append(s)
         us.append(u)
         ts.append(t)
+        if progress is not None:
+            progress({"stage": "continuation", "lam": float(u[P]), "points": len(lams), "eigensolves": prev["eigensolves"]})
 
     def build(status, message):
         N = len(lams)
@@ -861,6 +868,7 @@ def find_threshold(
     tol=1e-10,
     zero_rtol=ZERO_RTOL,
     n_eigs=None,
+    progress=None,
     **continuation_options,
 ) -> ThresholdResult:
     """Predicted vs measured threshold lam* of SPEC 4, with the imperfection eta of SPEC 5.
@@ -879,7 +887,8 @@ def find_threshold(
        alpha + |lambda_min|``) gives ``multiplicity`` and ``critical_vectors``; ``tangent`` is
        dW/dlam on the cluster's complement (at a fold: the W-direction of the arclength tangent).
 
-    ``continuation_options`` are passed to :func:`continue_branch` (``ds0``, ``ds_max``, ...).
+    ``continuation_options`` are passed to :func:`continue_branch` (``ds0``, ``ds_max``, ...), and
+    so is ``progress`` (called once per accepted branch point).
     Numerical failure is reported in ``status`` and ``message``; bad input raises
     :class:`nlpt.NLPTInputError`.
     """
@@ -895,7 +904,7 @@ def find_threshold(
         )
     soft = softening_rate(model)
     eta = imperfection(model)
-    branch = continue_branch(model, lam_max, n_eigs=k, **continuation_options)
+    branch = continue_branch(model, lam_max, n_eigs=k, progress=progress, **continuation_options)
     newton_tol = continuation_options.get("newton_tol", 1e-10)
     newton_maxiter = continuation_options.get("newton_maxiter", 15)
     pred = soft.lam_star_pred
