@@ -257,7 +257,9 @@ def run_case(task: dict, data) -> dict:
     ``task`` holds ``config``, ``config_hash``, ``m``, ``alpha``, ``activation``, ``a``,
     ``lam_max``, ``tol`` and ``argv``; ``data`` is ``(X, y)``.  Dense-regime cases run on one BLAS
     thread (measured faster, and the same rounding whatever the executor)."""
-    X, y = data
+    # Fresh arrays: data that arrived through a cluster's serializer may sit in unaligned or
+    # read-only buffers, which changes numpy's summation paths in the last digits.
+    X, y = (np.array(v, dtype=float, order="C", copy=True) for v in data)
     t0 = time.perf_counter()
     model = Model(X, y, task["m"], a=np.asarray(task["a"], dtype=float), alpha=task["alpha"],
                   activation=task["activation"])
