@@ -108,8 +108,9 @@ def _title(v: _View) -> str:
     return ", ".join(parts) + f"\n({v.status})"
 
 
-def _draw_eigs(ax, v: _View, window, handles: dict) -> None:
-    """Eigenvalues / alpha along the branch in arclength order, within ``window = (lo, hi, log)``."""
+def _draw_eigs(ax, v: _View, window, handles: dict, clip: bool = True) -> None:
+    """Eigenvalues / alpha along the branch in arclength order, within ``window = (lo, hi, log)``;
+    ``clip`` keeps the y range within [-2, 2] (a zoom on the sign change)."""
     lo, hi, log_x = window
     if v.lams.size and v.eigs.size:
         y = v.eigs / v.alpha
@@ -130,8 +131,8 @@ def _draw_eigs(ax, v: _View, window, handles: dict) -> None:
         if up.size > 1 and np.all(np.diff(up) > 0) and up[0] <= hi <= up[-1]:
             sel.append(float(np.interp(hi, up, y[: up.size, 0])))  # where the curve leaves the window
         # Curves that dive far below zero leave the frame: the sign change is what is shown.
-        ymin = min(max(float(np.nanmin(sel)), -2.0), -0.2)
-        ymax = min(max(float(np.nanmax(sel)), 1.0), 2.0)
+        ymin = min(max(float(np.nanmin(sel)), -2.0) if clip else float(np.nanmin(sel)), -0.2)
+        ymax = min(max(float(np.nanmax(sel)), 1.0), 2.0) if clip else max(float(np.nanmax(sel)), 1.0)
         pad = 0.08 * (ymax - ymin)
         ax.set_ylim(ymin - pad, ymax + pad)
     if v.rate is not None and v.rate < 0:
@@ -261,7 +262,7 @@ def plot_case(record: dict, path, title: str = "") -> Path:
     axes[0].set_title(f"zoom on [{win[0]:.3g}, {win[1]:.3g}]" + (" (log lam)" if win[2] else ""), fontsize=9)
     pos = v.lams[v.lams > 0]
     if pos.size:
-        _draw_eigs(axes[1], v, (float(pos.min()), max(float(v.lams.max()), v.meas or 0.0), True), handles)
+        _draw_eigs(axes[1], v, (float(pos.min()), max(float(v.lams.max()), v.meas or 0.0), True), handles, clip=False)
         axes[1].set_title("whole branch (log lam)", fontsize=9)
         if v.morse is not None:
             (h,) = axes[2].step(v.lams, v.morse, where="post", color="C4")
@@ -270,6 +271,9 @@ def plot_case(record: dict, path, title: str = "") -> Path:
             axes[2].set_xlim(float(pos.min()), float(v.lams.max()))
             axes[2].set_xlabel("lam")
             axes[2].set_ylabel("Morse index")
+            from matplotlib.ticker import MaxNLocator
+
+            axes[2].yaxis.set_major_locator(MaxNLocator(integer=True))
             axes[2].set_title("Morse index along the branch", fontsize=9)
         else:
             axes[2].set_visible(False)
