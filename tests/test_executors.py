@@ -26,19 +26,23 @@ def square_or_die(args, shared):
     """A task: the square of ``args`` plus ``shared``; kills its own process on -1, raises on -2."""
     if args == -1:
         os.kill(os.getpid(), signal.SIGKILL)
+    if args == -3:  # SIGTERM must reach a worker (not be left blocked from its start)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
     if args == -2:
         raise ZeroDivisionError("no")
     return args * args + shared
 
 
 def test_pool_returns_every_outcome_and_survives_a_dying_worker():
-    tasks = [(i, v, "k") for i, v in enumerate([1, 2, -1, 3, -2, 4, -1, 5])]
+    tasks = [(i, v, "k") for i, v in enumerate([1, 2, -1, 3, -2, 4, -1, 5, -3])]
     got = {}
     run_processes(square_or_die, tasks, {"k": 10}, lambda i, kind, value: got.setdefault(i, (kind, value)), jobs=2)
-    assert sorted(got) == list(range(8))
-    assert [got[i][0] for i in range(8)] == ["ok", "ok", "worker died", "ok", "error", "ok", "worker died", "ok"]
+    assert sorted(got) == list(range(9))
+    assert [got[i][0] for i in range(9)] == ["ok", "ok", "worker died", "ok", "error", "ok", "worker died", "ok",
+                                             "worker died"]
     assert [got[i][1] for i in (0, 1, 3, 5, 7)] == [11, 14, 19, 26, 35]
-    assert "SIGKILL" in got[2][1] and got[4][1] == "ZeroDivisionError: no"
+    assert "SIGKILL" in got[2][1] and got[4][1] == "ZeroDivisionError: no" and "SIGTERM" in got[8][1]
 
 
 def _group_members(pgid: int) -> list:
@@ -129,20 +133,23 @@ def _records(out: Path) -> list:
                                            (signal.SIGINT, False), (signal.SIGINT, True)],
                          ids=["TERM-main", "TERM-group", "INT-main", "INT-group"])
 def test_signals_end_a_parallel_sweep_quickly_and_completely(tmp_path, sig, to_group):
-    """Twice per variant, at random moments (the old hang was intermittent): exit 143/130 within
+    """Three times per variant, at random moments (the old hang was intermittent): exit 143/130 within
     2 s, no process of the run's group left, every line of cases.jsonl a whole record."""
     rng = random.Random(sig * 10 + to_group)
-    for k in range(2):
+    interrupted = 0
+    for k in range(3):
         out = tmp_path / f"o{k}"
-        r = interrupt_once(out, sig, to_group, delay=rng.uniform(0.0, 2.0))
+        r = interrupt_once(out, sig, to_group, delay=rng.uniform(0.0, 2.0) if k < 2 else 0.0)
         if r["code"] == 0:  # finished before the signal: nothing to test on this try
             continue
+        interrupted += 1
         assert r["code"] == 128 + sig, r["stderr"]
         assert r["all_gone"] < 2.0 and not r["left"], r
         assert "interrupted" in r["stderr"] and "--resume" in r["stderr"]
         assert len(r["stderr"].strip().splitlines()) == 1, r["stderr"]
         for rec in _records(out):
             assert rec["result"]["status"]
+    assert interrupted >= 1  # the last try signals as soon as the first worker exists
 
 
 @needs_proc

@@ -289,14 +289,11 @@ def _interrupted(exc) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from . import provenance as prov
     from .executors import SignalExit, close_dask, dask_client, import_distributed
-    from .plots import have_matplotlib, sweep_figures
+    from .plots import have_matplotlib
     from .progress import Reporter
-    from .report import csv_text, format_summary, format_table
     from .store import CASES, RunFolder
-    from .sweep import DEFAULT_ALPHAS, DEFAULT_WIDTHS, ROW_KEYS, SUMMARY_KEYS, plan_sweep, run_sweep
-    from ._jsonio import dumps
+    from .sweep import DEFAULT_ALPHAS, DEFAULT_WIDTHS, plan_sweep, run_sweep
 
     # 1. every argument, before anything is computed or created
     alphas = _one_of(args, "alpha", "alphas") or list(DEFAULT_ALPHAS)
@@ -344,11 +341,32 @@ def cmd_reproduce(args) -> int:
         if client is not None:
             close_dask(client)
     if interrupted is not None:
-        name = signal.Signals(interrupted.signum).name if isinstance(interrupted, SignalExit) else "SIGINT"
-        print(f"nlpt reproduce: interrupted ({name}); {resumed + counts['computed']} of {total} cases finished "
-              f"and kept in {folder.path / CASES}; run the same command with --resume to complete the sweep",
-              file=sys.stderr)
-        return _interrupted(interrupted)
+        return _report_interrupt(interrupted, resumed + counts["computed"], total, folder.path / CASES)
+    try:
+        return _write_results(args, folder, result, total, resumed, counts, draw)
+    except (KeyboardInterrupt, SignalExit) as exc:
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        return _report_interrupt(exc, resumed + counts["computed"], total, folder.path / CASES, " while writing the results")
+
+
+def _report_interrupt(exc, kept: int, total: int, cases, when: str = "") -> int:
+    from .executors import SignalExit
+
+    name = signal.Signals(exc.signum).name if isinstance(exc, SignalExit) else "SIGINT"
+    print(f"nlpt reproduce: interrupted ({name}){when}; {kept} of {total} cases finished and kept in {cases}; "
+          f"run the same command with --resume to complete the sweep", file=sys.stderr)
+    return _interrupted(exc)
+
+
+def _write_results(args, folder, result, total: int, resumed: int, counts: dict, draw: bool) -> int:
+    """Phase 3 of ``nlpt reproduce``: results, tables and plots written whole, then the manifest."""
+    from . import provenance as prov
+    from ._jsonio import dumps
+    from .plots import sweep_figures
+    from .report import csv_text, format_summary, format_table
+    from .store import CASES
+    from .sweep import ROW_KEYS, SUMMARY_KEYS
 
     # 3. results, written whole
     provenance = prov.provenance(args.argv)

@@ -171,6 +171,8 @@ def _worker_main(conn, parent_pid: int, fn, initializer) -> None:
     """Worker loop: receive ``(index, args, key, shared_or_None)``, send ``(index, kind, value)``;
     ``None`` or a closed pipe ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # already ignored since exec (_child_ignores_sigint)
+    if hasattr(signal, "pthread_sigmask"):  # the mask blocked in the parent during the start may be inherited
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     _die_with_parent(parent_pid)
     if initializer is not None:
         initializer()
@@ -238,11 +240,11 @@ def run_processes(fn, tasks, shared: dict, on_outcome, jobs: int, initializer=No
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         proc = ctx.Process(target=_worker_main, args=(child_conn, os.getpid(), fn, initializer),
                            name="nlpt-worker", daemon=True)
-        with _child_ignores_sigint():
-            proc.start()
-        child_conn.close()
         w = _Worker(proc, parent_conn)
-        workers.append(w)
+        with _child_ignores_sigint():  # an interrupt during the start is delivered once w is known
+            proc.start()
+            workers.append(w)
+        child_conn.close()
         return w
 
     def assign(w: _Worker) -> bool:
