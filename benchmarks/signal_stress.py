@@ -27,6 +27,12 @@ import time
 from pathlib import Path
 
 
+def _sigint_default():
+    """In the child before exec: SIGINT at its default, even when this script was started with it
+    ignored (a background job of a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def group_members(pgid: int) -> list:
     out = []
     for d in Path("/proc").iterdir():
@@ -56,7 +62,8 @@ def workers(pgid: int) -> list:
 def one_try(out: Path, sig: int, group: bool, delay: float, after_worker: bool = False, limit: float = 2.0) -> dict:
     cmd = [sys.executable, "-m", "nlpt", "reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "1e-4",
            "--jobs", "2", "--no-plots", "--quiet", "--out", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=_sigint_default)
     t_start = time.monotonic()
     while after_worker and not workers(p.pid) and p.poll() is None and time.monotonic() - t_start < 60:
         time.sleep(0.002)

@@ -45,6 +45,13 @@ def test_pool_returns_every_outcome_and_survives_a_dying_worker():
     assert "SIGKILL" in got[2][1] and got[4][1] == "ZeroDivisionError: no" and "SIGTERM" in got[8][1]
 
 
+def _sigint_default():
+    """In the child before exec: SIGINT at its default, even when this process was started with it
+    ignored (a background job of a non-interactive shell), so that Python turns it into
+    KeyboardInterrupt as it would for a Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _group_members(pgid: int) -> list:
     """Pids of live processes in process group ``pgid`` (zombies excluded)."""
     out = []
@@ -87,7 +94,8 @@ def interrupt_once(out: Path, sig: int, to_group: bool, delay: float = 0.0, argv
     measure how it ends.  (``benchmarks/signal_stress.py`` also signals during Python's start.)"""
     cmd = argv or [sys.executable, "-m", "nlpt", "reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "1e-4",
                    "--jobs", "2", "--no-plots", "--quiet", "--out", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=_sigint_default, env=env)
     t_start = time.monotonic()
     while not _workers(p.pid) and p.poll() is None and time.monotonic() - t_start < 60:
         time.sleep(0.01)
@@ -184,7 +192,8 @@ def test_a_killed_worker_fails_its_case_and_the_sweep_goes_on(tmp_path):
     out = tmp_path / "o"
     cmd = [sys.executable, "-m", "nlpt", "reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "--jobs", "2",
            "--no-plots", "--quiet", "--out", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=_sigint_default)
     victim = None
     t0 = time.monotonic()
     while victim is None and time.monotonic() - t0 < 30 and p.poll() is None:
