@@ -100,6 +100,8 @@ def one_try(out: Path, sig: int, group: bool, delay: float, after_worker: bool =
     # came before nlpt installed its handler (while Python imports numpy and scipy; no worker exists
     # yet) or after the run had written its manifest and the handler was gone.
     default = code == -sig and (not cases.exists() or (out / "manifest.json").exists() or lines == 0)
+    if code == 0 and (out / "manifest.json").exists() and not left:
+        return {"skipped": True}  # it was ending as the signal was sent: the sweep finished, not a try
     ok = (code == 128 + sig or default) and not left and gone < limit and whole
     return {"skipped": False, "ok": ok, "default": default, "code": code, "exited": exited, "gone": gone, "left": left, "cases": lines,
             "whole": whole}
