@@ -148,8 +148,8 @@ def test_signals_end_a_parallel_sweep_quickly_and_completely(tmp_path, sig, to_g
     for k in range(3):
         out = tmp_path / f"o{k}"
         r = interrupt_once(out, sig, to_group, delay=rng.uniform(0.0, 2.0) if k < 2 else 0.0)
-        if r["code"] == 0:  # finished before the signal: nothing to test on this try
-            continue
+        if r["code"] in (0, -sig) and (out / "manifest.json").exists():
+            continue  # the sweep had finished (the signal came as Python shut down): not a try
         interrupted += 1
         assert r["code"] == 128 + sig, r["stderr"]
         assert r["all_gone"] < 2.0 and not r["left"], r
