@@ -197,6 +197,15 @@ def _worker_main(conn, parent_pid: int, fn, initializer) -> None:
             return
 
 
+def _recv(conn):
+    """``conn.recv()`` with SIGINT/SIGTERM held back: an exception raised by a signal handler inside
+    multiprocessing's pickling (a BytesIO whose buffer is exported) crashed CPython 3.12.1 at exit
+    ("deallocated BytesIO object has exported buffers", then a segmentation fault).  The data is
+    already there (``poll``), so the wait is short; sends are guarded the same way."""
+    with deferred_signals():
+        return conn.recv()
+
+
 @dataclass
 class _Worker:
     proc: object
@@ -251,7 +260,8 @@ def run_processes(fn, tasks, shared: dict, on_outcome, jobs: int, initializer=No
         """Give ``w`` the next task; False when the worker is gone (the task goes back)."""
         index, args, key = task = pending.popleft()
         try:
-            w.conn.send((index, args, key, None if key in w.keys else shared[key]))
+            with deferred_signals():  # see _recv
+                w.conn.send((index, args, key, None if key in w.keys else shared[key]))
         except (OSError, ValueError):
             pending.appendleft(task)
             return False
@@ -272,7 +282,7 @@ def run_processes(fn, tasks, shared: dict, on_outcome, jobs: int, initializer=No
             w.proc.join(1.0)
             retire(w)
             w = start()
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError), deferred_signals():
             w.conn.send(None)
         w.proc.join(2.0)
         if w.proc.is_alive():
@@ -295,7 +305,7 @@ def run_processes(fn, tasks, shared: dict, on_outcome, jobs: int, initializer=No
                 if w not in workers or w.task is None:
                     continue  # already handled through its other handle
                 try:
-                    index, kind, value = w.conn.recv() if w.conn.poll() else (None, None, None)
+                    index, kind, value = _recv(w.conn) if w.conn.poll() else (None, None, None)
                 except (EOFError, OSError):
                     index = None
                 task, w.task = w.task, None
