@@ -57,20 +57,41 @@ class SignalExit(BaseException):
         return 128 + self.signum
 
 
-@contextlib.contextmanager
-def exit_on_signals(signums=(signal.SIGTERM,)):
-    """Turn the given signals into :class:`SignalExit` in the main thread (a no-op elsewhere).
+#: Python-level deferral: while ``depth > 0`` the handlers of :func:`exit_on_signals` only note
+#: the signal; it is raised when the outermost :func:`deferred_signals` block ends.  (Blocking
+#: the signal in the kernel is not enough: one that arrived just before the block has already
+#: been noted by the interpreter, which runs the handler at its next bytecode.)
+_DEFER = {"depth": 0, "pending": None}
 
-    SIGINT already raises KeyboardInterrupt; SIGTERM's default action would kill the process
-    without cleanup, leaving its worker processes behind."""
+
+def _raise_for(signum: int):
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SignalExit(signum)
+
+
+@contextlib.contextmanager
+def exit_on_signals(signums=(signal.SIGINT, signal.SIGTERM)):
+    """Turn SIGINT into KeyboardInterrupt and the other given signals into :class:`SignalExit` in
+    the main thread (a no-op elsewhere), both held back inside :func:`deferred_signals`.
+
+    SIGTERM's default action would kill the process without cleanup, leaving its worker
+    processes behind.  A signal that is ignored when the block starts (a background job of a
+    non-interactive shell ignores SIGINT) stays ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum, frame):
-        raise SignalExit(signum)
+        if _DEFER["depth"]:
+            _DEFER["pending"] = _DEFER["pending"] or signum
+            return
+        _raise_for(signum)
 
-    old = {s: signal.signal(s, handler) for s in signums}
+    old = {}
+    for s in signums:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            old[s] = signal.signal(s, handler)
     try:
         yield
     finally:
@@ -80,16 +101,23 @@ def exit_on_signals(signums=(signal.SIGTERM,)):
 
 @contextlib.contextmanager
 def deferred_signals():
-    """Hold SIGINT and SIGTERM back while the block runs (``pthread_sigmask``), so that an interrupt
-    never lands in the middle of writing a record; held signals are delivered at the end."""
+    """Hold SIGINT and SIGTERM back while the block runs, so that an interrupt never lands in the
+    middle of writing a record or of a pipe transfer: blocked in the kernel (``pthread_sigmask``)
+    and, for the handlers of :func:`exit_on_signals`, noted and raised at the end of the block."""
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
+    _DEFER["depth"] += 1
     old = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # held signals reach the handler (noted)
+        _DEFER["depth"] -= 1
+        pending = _DEFER["pending"] if _DEFER["depth"] == 0 else None
+        if pending is not None:
+            _DEFER["pending"] = None
+            _raise_for(pending)
 
 
 @contextlib.contextmanager
@@ -110,19 +138,19 @@ def _ignoring_interrupts():
 def _child_ignores_sigint():
     """Start a child process with SIGINT ignored from its first instruction: an ignored disposition
     survives exec, so a Ctrl-C reaching the whole process group while the child imports numpy
-    cannot print a traceback there.  Meanwhile SIGINT and SIGTERM are blocked in the parent, and a
-    blocked signal is kept pending rather than dropped for being ignored (Linux), so the parent
-    still receives an interrupt that arrives during the start."""
+    cannot print a traceback there.  Meanwhile interrupts are held back in the parent
+    (:func:`deferred_signals`; a blocked signal is kept pending rather than dropped for being
+    ignored, on Linux), so the parent still receives an interrupt that arrives during the start,
+    once the start is complete."""
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
         yield
         return
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+    with deferred_signals():
+        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, old)
 
 
 def _error_text(exc: BaseException) -> str:
