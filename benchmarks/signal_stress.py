@@ -8,7 +8,8 @@ Each run starts ``nlpt reproduce`` (default widths 3 5 10 20, alphas 1e-5 1e-4, 
 processes) in its own process group, sends the signal after a random delay (uniform in
 ``[--min-delay, --max-delay]`` seconds; the workers take about a second to start), and checks:
 exit status 128 + signal, the main process gone and no process of its group left within 2 s of
-the signal, and every line of ``cases.jsonl`` a whole JSON record.  A run that finishes before its
+the signal, every line of ``cases.jsonl`` a whole JSON record, and nothing on stderr but nlpt's
+one line (no traceback from a worker).  A run that finishes before its
 signal is not a try: runs go on until ``--tries`` were signalled.  Prints one line per run and a
 summary; the exit status is 1 if any try failed.
 """
@@ -86,7 +87,9 @@ def one_try(out: Path, sig: int, group: bool, delay: float, after_worker: bool =
     if left or code is None:
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
+    err = p.stderr.read().decode(errors="replace").strip().splitlines()
     p.stderr.close()
+    clean = len(err) <= 1 and "Traceback" not in "".join(err)  # nlpt's one line, nothing from a worker
     whole, lines = True, 0
     if cases.exists():
         for line in cases.read_text().splitlines():
@@ -102,9 +105,9 @@ def one_try(out: Path, sig: int, group: bool, delay: float, after_worker: bool =
     default = code == -sig and (not cases.exists() or (out / "manifest.json").exists() or lines == 0)
     if code == 0 and (out / "manifest.json").exists() and not left:
         return {"skipped": True}  # it was ending as the signal was sent: the sweep finished, not a try
-    ok = (code == 128 + sig or default) and not left and gone < limit and whole
+    ok = (code == 128 + sig or default) and not left and gone < limit and whole and clean
     return {"skipped": False, "ok": ok, "default": default, "code": code, "exited": exited, "gone": gone, "left": left, "cases": lines,
-            "whole": whole}
+            "whole": whole, "stderr": err}
 
 
 def main() -> int:
@@ -137,7 +140,8 @@ def main() -> int:
                 continue
             print(f"run {k:3d}: delay {delay:.2f} s: exit {r['code']} after {r['exited']:.3f} s, group gone after "
                   f"{r['gone']:.3f} s, {r['cases']} cases kept, {'ok' if r['ok'] else 'FAILED'}"
-                  + (f" (left: {r['left']})" if r["left"] else ""))
+                  + (f" (left: {r['left']})" if r["left"] else "")
+                  + ("" if r["ok"] else f" stderr: {r['stderr'][-3:]}"))
     counted = [r for r in results if not r["skipped"]]
     ok = sum(r["ok"] for r in counted)
     default = sum(r["default"] for r in counted)
