@@ -99,10 +99,14 @@ def one_try(out: Path, sig: int, group: bool, delay: float, after_worker: bool =
                     json.loads(line)
                 except ValueError:
                     whole = False
-    # Killed by the signal's default action (status -sig, which a shell shows as 128 + sig): the signal
-    # came before nlpt installed its handler (while Python imports numpy and scipy; no worker exists
-    # yet) or after the run had written its manifest and the handler was gone.
-    default = code == -sig and (not cases.exists() or (out / "manifest.json").exists() or lines == 0)
+    # Ended by Python's own handling of the signal (status -sig, which a shell shows as 128 + sig):
+    # the signal came before nlpt installed its handler -- while Python imports numpy and scipy, no
+    # output folder and no worker yet; SIGTERM then kills, SIGINT prints Python's KeyboardInterrupt
+    # traceback -- or after the run had written its manifest and the handler was gone.
+    early = not cases.exists()
+    default = code == -sig and (early or (out / "manifest.json").exists())
+    if early:
+        clean = True
     if code == 0 and (out / "manifest.json").exists() and not left:
         return {"skipped": True}  # it was ending as the signal was sent: the sweep finished, not a try
     ok = (code == 128 + sig or default) and not left and gone < limit and whole and clean
