@@ -5,8 +5,8 @@
 
 Sections
   1. Hessian-vector product (HVP): nlpt's closed form (SPEC 2) vs a dense product H @ v (where
-     H fits) vs JAX ``jvp(grad(L))`` jitted in float64 (when jax is importable: pip install
-     'nlpt[bench]').  Ratio = other time / nlpt time (> 1: nlpt faster).
+     H fits) vs JAX ``jvp(grad(L))`` jitted in float64 (when jax is importable:
+     pip install 'nlpt-threshold[bench]').  Ratio = other time / nlpt time (> 1: nlpt faster).
   2. Achieved GFLOP/s of the HVP next to numpy's matmul of the same shape, (n, d) @ (d, m), and a
      large square matmul (the machine's practical peak), in the same run.
      Flop count of one HVP: 4 n m d (the two n x m x d products X V^T and T^T X)
@@ -178,7 +178,7 @@ def section_hvp(cases):
     t = best_time(lambda: A @ A)
     print(f"machine matmul reference: {N}x{N}x{N} float64 matmul {2 * N**3 / t / 1e9:.1f} GFLOP/s")
     if jax_hvp_factory(np.zeros((1, 1)), np.zeros(1), np.ones(1), 1, 0.0, 0.0) is None:
-        print("JAX: not importable (pip install 'nlpt[bench]' to compare)")
+        print("JAX: not importable (pip install 'nlpt-threshold[bench]' to compare)")
     return rows
 
 

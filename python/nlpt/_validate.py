@@ -18,9 +18,15 @@ class NLPTInputError(ValueError):
     """Bad input to an nlpt function: the message names the argument, the expectation and the value."""
 
 
+def _plain(value):
+    """numpy scalars as Python numbers, so that messages say ``nan``, not ``np.float64(nan)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _describe(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
+    value = _plain(value)
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
@@ -28,6 +34,8 @@ def _describe(value) -> str:
 
 
 def _as_float_array(name: str, value, expected: str) -> np.ndarray:
+    if np.iscomplexobj(value):
+        raise NLPTInputError(f"{name}: expected real numbers, got complex values ({_describe(np.asarray(value))})")
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
@@ -40,7 +48,7 @@ def _check_finite(name: str, arr: np.ndarray) -> None:
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise NLPTInputError(
-            f"{name}: expected finite values, got {arr[idx]!r} at index {idx}"
+            f"{name}: expected finite values, got {float(arr[idx])!r} at index {idx}"
             f" ({int(bad.sum())} non-finite entries)"
         )
 

@@ -46,45 +46,80 @@ def check_data(X, y):
     return X, y
 
 
+def _read_npz(p: Path, path):
+    with open(p, "rb") as f:
+        magic = f.read(4)
+    if magic != b"PK\x03\x04" and magic != b"PK\x05\x06":
+        hint = " (it looks like text: a CSV file should end in .csv)" if magic and all(32 <= b < 127 or b in (9, 10, 13) for b in magic) else ""
+        raise DataFileError(
+            f"data: expected a readable .npz file (a zip archive of .npy arrays), got {str(path)!r}, which is not one{hint}"
+        )
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            keys = list(f.keys())
+            if "X" not in keys or "y" not in keys:
+                raise DataFileError(
+                    f"data: expected a .npz file with arrays 'X' and 'y', got arrays {keys} in {str(path)!r}"
+                )
+            X, y = f["X"], f["y"]
+    except DataFileError:
+        raise
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise DataFileError(
+                f"data: expected numeric arrays 'X' and 'y' in {str(path)!r}, got arrays of Python objects"
+            ) from None
+        raise DataFileError(f"data: expected a readable .npz file, got {str(path)!r} ({exc})") from None
+    except Exception as exc:  # zip/format errors from numpy
+        raise DataFileError(f"data: expected a readable .npz file, got {str(path)!r} ({exc})") from None
+    y = np.asarray(y)
+    if y.ndim == 2 and 1 in y.shape:
+        y = y.ravel()
+    return X, y
+
+
+def _read_csv(p: Path, path):
+    import warnings
+
+    if not p.read_bytes().strip():
+        raise DataFileError(f"data: expected a numeric .csv file (last column y), got the empty file {str(path)!r}")
+    arr = None
+    for skip in (0, 1):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data": checked below
+                arr = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
+            break
+        except ValueError:
+            continue
+    if arr is None:
+        raise DataFileError(f"data: expected a numeric .csv file (last column y), got unparsable {str(path)!r}")
+    if arr.size == 0:
+        raise DataFileError(f"data: expected a numeric .csv file with at least one row of data, got only a header in {str(path)!r}")
+    if arr.shape[1] < 2 or arr.shape[0] < 1:
+        raise DataFileError(
+            f"data: expected a .csv with at least 2 columns (features, then y), got shape {arr.shape} in {str(path)!r}"
+        )
+    return arr[:, :-1], arr[:, -1]
+
+
 def load_data(path):
     """Read ``(X, y)`` from a ``.npz`` (arrays X, y) or ``.csv`` (last column y) file."""
     p = Path(path)
+    if p.is_dir():
+        raise DataFileError(f"data: expected a readable .npz or .csv file, got {str(path)!r} (a directory)")
     if not p.is_file():
         raise DataFileError(f"data: expected a readable .npz or .csv file, got {str(path)!r} (no such file)")
     suffix = p.suffix.lower()
-    if suffix == ".npz":
-        try:
-            with np.load(p, allow_pickle=False) as f:
-                keys = list(f.keys())
-                if "X" not in keys or "y" not in keys:
-                    raise DataFileError(
-                        f"data: expected a .npz file with arrays 'X' and 'y', got arrays {keys} in {str(path)!r}"
-                    )
-                X, y = f["X"], f["y"]
-        except DataFileError:
-            raise
-        except Exception as exc:  # zip/format errors from numpy
-            raise DataFileError(f"data: expected a readable .npz file, got {str(path)!r} ({exc})") from None
-        y = np.asarray(y)
-        if y.ndim == 2 and 1 in y.shape:
-            y = y.ravel()
-    elif suffix == ".csv":
-        arr = None
-        for skip in (0, 1):
-            try:
-                arr = np.loadtxt(p, delimiter=",", skiprows=skip, ndmin=2)
-                break
-            except ValueError:
-                continue
-        if arr is None:
-            raise DataFileError(f"data: expected a numeric .csv file (last column y), got unparsable {str(path)!r}")
-        if arr.shape[1] < 2 or arr.shape[0] < 1:
-            raise DataFileError(
-                f"data: expected a .csv with at least 2 columns (features, then y), got shape {arr.shape} in {str(path)!r}"
-            )
-        X, y = arr[:, :-1], arr[:, -1]
-    else:
-        raise DataFileError(f"data: expected a file ending in .npz or .csv, got {str(path)!r}")
+    try:
+        if suffix == ".npz":
+            X, y = _read_npz(p, path)
+        elif suffix == ".csv":
+            X, y = _read_csv(p, path)
+        else:
+            raise DataFileError(f"data: expected a file ending in .npz or .csv, got {str(path)!r}")
+    except PermissionError:
+        raise DataFileError(f"data: expected a readable .npz or .csv file, got {str(path)!r} (permission denied)") from None
     try:
         return check_data(X, y)
     except NLPTInputError as exc:
@@ -105,11 +140,24 @@ def make_a(spec, m: int, seed: int = 0) -> np.ndarray:
         return rng.uniform(0.5, 1.5, size=m)
     if isinstance(spec, (str, Path)):
         p = Path(spec)
+        if p.is_dir():
+            raise DataFileError(f"a: expected 'uniform', 'random' or a readable file, got {str(spec)!r} (a directory)")
         if not p.is_file():
             raise DataFileError(f"a: expected 'uniform', 'random' or a readable file, got {str(spec)!r}")
         try:
-            arr = np.load(p) if p.suffix.lower() == ".npy" else np.loadtxt(p, delimiter="," if p.suffix.lower() == ".csv" else None)
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file: reported below
+                arr = (np.load(p, allow_pickle=False) if p.suffix.lower() == ".npy"
+                       else np.loadtxt(p, delimiter="," if p.suffix.lower() == ".csv" else None, ndmin=1))
         except Exception as exc:
             raise DataFileError(f"a: expected a numeric file of {m} weights, got unreadable {str(spec)!r} ({exc})") from None
-        return as_vector("a", np.ravel(arr), length=m)
+        arr = np.ravel(arr)
+        if arr.size != m:
+            fits = f"; it fits m = {arr.size}" if arr.size >= 1 else ""
+            raise DataFileError(
+                f"a: expected shape ({m},) (one weight per neuron for m = {m}), got {arr.size} weights in {str(spec)!r}{fits}"
+            )
+        return as_vector("a", arr, length=m)
     return as_vector("a", spec, length=m)

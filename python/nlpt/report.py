@@ -1,21 +1,43 @@
-"""Tables, CSV and JSON for sweeps (the outputs of ``nlpt reproduce``)."""
+"""Tables, CSV and JSON for sweeps (the outputs of ``nlpt reproduce``).
+
+Files are written whole or not at all (a temporary file renamed over the target).  The keys of
+every object and column are listed in ``docs/output.md``.
+"""
 
 from __future__ import annotations
 
 import csv
-import json
+import io
 from pathlib import Path
 
-import numpy as np
+from ._jsonio import atomic_write_text, dumps, jsonable
 
-__all__ = ["jsonable", "format_table", "write_csv", "write_json", "COLUMNS"]
+__all__ = ["jsonable", "alpha_label", "format_table", "format_summary", "csv_text", "write_csv",
+           "write_json", "COLUMNS", "GRID_COLUMNS", "SUMMARY_COLUMNS"]
+
+
+def alpha_label(alpha: float) -> str:
+    """alpha in scientific notation with the fewest digits that give back the same float:
+    ``1e-05``, ``1.5e-05``, ``2.25e-04``; the same label in the table and in plot file names,
+    so distinct alphas always get distinct labels."""
+    import numpy as np
+
+    return np.format_float_scientific(float(alpha), unique=True, trim="-", exp_digits=2)
+
+
+#: (key, header, format) of the grid coordinates, shown when they vary between rows.
+GRID_COLUMNS = [
+    ("activation", "activation", "{}"),
+    ("a_kind", "a", "{}"),
+    ("seed", "seed", "{:d}"),
+]
 
 #: (key, header, format) of the width table.
 COLUMNS = [
     ("m", "m", "{:d}"),
-    ("alpha", "alpha", "{:.0e}"),
+    ("alpha", "alpha", alpha_label),
     ("softening_rate", "lambda1'(0)", "{:.4e}"),
-    ("m_softening_rate", "m*lambda1'(0)", "{:.4f}"),
+    ("m_times_rate", "m*lambda1'(0)", "{:.4f}"),
     ("lam_star_pred", "lam*_pred", "{:.4g}"),
     ("lam_star_measured", "lam*_meas", "{:.4g}"),
     ("ratio", "meas/pred", "{:.3f}"),
@@ -26,26 +48,24 @@ COLUMNS = [
     ("status", "status", "{}"),
 ]
 
-
-def jsonable(obj):
-    """Plain JSON types: arrays to lists, numpy scalars to Python, NaN/inf to None."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        x = float(obj)
-        return x if np.isfinite(x) else None
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    return obj
+#: (key, header, format) of the summary across seeds.
+SUMMARY_COLUMNS = [
+    ("activation", "activation", "{}"),
+    ("a_kind", "a", "{}"),
+    ("m", "m", "{:d}"),
+    ("alpha", "alpha", alpha_label),
+    ("n_seeds", "seeds", "{:d}"),
+    ("m_times_rate_mean", "m*lambda1'(0) mean", "{:.4f}"),
+    ("m_times_rate_std", "std", "{:.4f}"),
+    ("n_ratio", "crossings", "{:d}"),
+    ("ratio_mean", "meas/pred mean", "{:.3f}"),
+    ("ratio_std", "std", "{:.3f}"),
+    ("ratio_min", "min", "{:.3f}"),
+    ("ratio_max", "max", "{:.3f}"),
+]
 
 
-def _cell(row: dict, key: str, fmt: str) -> str:
+def _cell(row: dict, key: str, fmt) -> str:
     if key == "morse":
         b, a = row.get("morse_before"), row.get("morse_after")
         return "-" if b is None or a is None else f"{b}->{a}"
@@ -53,15 +73,14 @@ def _cell(row: dict, key: str, fmt: str) -> str:
     if v is None:
         return "-"
     try:
-        return fmt.format(v)
+        return fmt(v) if callable(fmt) else fmt.format(v)
     except (ValueError, TypeError):
         return str(v)
 
 
-def format_table(rows: list, markdown: bool = False) -> str:
-    """The width table as aligned text (or a Markdown table)."""
-    headers = [h for _, h, _ in COLUMNS]
-    body = [[_cell(r, k, f) for k, _, f in COLUMNS] for r in rows]
+def _render(columns, rows, markdown: bool) -> str:
+    headers = [h for _, h, _ in columns]
+    body = [[_cell(r, k, f) for k, _, f in columns] for r in rows]
     if markdown:
         lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         lines += ["| " + " | ".join(b) + " |" for b in body]
@@ -71,18 +90,32 @@ def format_table(rows: list, markdown: bool = False) -> str:
     return "\n".join([fmt_line(headers), fmt_line(["-" * w for w in widths])] + [fmt_line(b) for b in body])
 
 
-def write_csv(rows: list, path) -> Path:
-    path = Path(path)
-    keys = list(rows[0].keys()) if rows else []
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r[k] is None else r[k]) for k in keys})
-    return path
+def format_table(rows: list, markdown: bool = False) -> str:
+    """The width table as aligned text (or a Markdown table); activation, a and seed columns
+    appear when they vary between rows."""
+    grid = [c for c in GRID_COLUMNS if len({r.get(c[0]) for r in rows}) > 1]
+    return _render(grid + COLUMNS, rows, markdown)
+
+
+def format_summary(summary: list, markdown: bool = False) -> str:
+    """The summary across seeds as aligned text (or Markdown)."""
+    return _render(SUMMARY_COLUMNS, summary, markdown)
+
+
+def csv_text(rows: list, keys=None) -> str:
+    """CSV with one column per key (the keys of the first row unless given); None is empty."""
+    keys = list(keys if keys is not None else (rows[0].keys() if rows else []))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else jsonable(r.get(k))) for k in keys})
+    return buf.getvalue()
+
+
+def write_csv(rows: list, path, keys=None) -> Path:
+    return atomic_write_text(path, csv_text(rows, keys))
 
 
 def write_json(obj, path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(jsonable(obj), indent=2, allow_nan=False) + "\n")
-    return path
+    return atomic_write_text(path, dumps(obj) + "\n")

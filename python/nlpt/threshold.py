@@ -105,6 +105,8 @@ class ThresholdResult:
     softening_note: str = ""
     problem: Problem | None = field(default=None, repr=False)
     special_point: SpecialPoint | None = field(default=None, repr=False)
+    newton_tol: float | None = None
+    morse_tol: float | None = None
 
     @property
     def W_c(self):
@@ -147,6 +149,8 @@ class ThresholdResult:
             "eta": float(self.eta),
             "lam_c": f(self.lam_c),
             "tol": float(self.tol),
+            "newton_tol": f(self.newton_tol),
+            "morse_tol": f(self.morse_tol),
             "zero_tol": f(self.zero_tol),
             "status": self.status,
             "message": self.message,
@@ -248,7 +252,9 @@ def find_threshold(problem, lam_max=1.0, *, tol=1e-10, zero_rtol=1e-3, n_eigs=No
     m = getattr(getattr(problem, "model", None), "m", None)
     base = dict(softening_rate=soft.rate, softening_multiplicity=soft.multiplicity, lam_star_pred=soft.lam_star_pred,
                 eta=soft.eta, branch=branch, tol=tol, lam_max=lam_max, alpha=problem.floor, m=m,
-                engine=problem.engine, softening_note=soft.note, problem=problem)
+                engine=problem.engine, softening_note=soft.note, problem=problem,
+                newton_tol=par.newton_tol if par.newton_tol is not None else default_newton_tol(problem),
+                morse_tol=branch.morse_tol)
     pred_text, eta_text = _texts(soft, lam_max)
     sp = _threshold_point(branch)
     if sp is None or sp.x is None:
