@@ -200,12 +200,12 @@ def test_unwritable_out_fails_before_computing(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(sw, "run_case", lambda *a: pytest.fail("computed before checking --out"))
     (tmp_path / "file").write_text("x")
     for out in ("/sys/kernel", str(tmp_path / "file"), str(tmp_path / "file" / "below")):
-        code, _, err = run(capsys, "reproduce", "--m", "3", "--alphas", "1e-5", "--out", out)
+        code, _, err = run(capsys, "reproduce", "--no-lambda", "--m", "3", "--alphas", "1e-5", "--out", out)
         assert code == 2 and _one_line(err).startswith("nlpt reproduce: error: out: expected")
     if os.geteuid() != 0:  # root writes through permission bits
         ro = tmp_path / "ro"
         ro.mkdir(mode=0o500)
-        code, _, err = run(capsys, "reproduce", "--m", "3", "--alphas", "1e-5", "--out", str(ro / "o"))
+        code, _, err = run(capsys, "reproduce", "--no-lambda", "--m", "3", "--alphas", "1e-5", "--out", str(ro / "o"))
         assert code == 2 and "writable" in err
 
 
@@ -256,7 +256,7 @@ def test_nan_in_data_is_a_plain_number(capsys, tmp_path):
 
 
 def test_alpha_labels_in_the_table_tell_close_alphas_apart(capsys, tmp_path):
-    code, out, _ = run(capsys, "reproduce", "--m", "3", "--alphas", "1.5e-5", "2.5e-5", "2e-5", "--n", "60", "--d", "2",
+    code, out, _ = run(capsys, "reproduce", "--no-lambda", "--m", "3", "--alphas", "1.5e-5", "2.5e-5", "2e-5", "--n", "60", "--d", "2",
                        "--no-plots", "--quiet", "--out", str(tmp_path / "o"))
     assert code == 0
     labels = [line.split()[1] for line in (tmp_path / "o" / "table.txt").read_text().splitlines()[2:]]
@@ -307,7 +307,7 @@ def test_every_json_carries_config_and_provenance(capsys, tmp_path):
     assert cfg["tolerances"]["tol"] == 1e-10 and cfg["engine"] == obj.get("engine", "full")
     assert len(obj["branch"]["lams"]) == obj["branch_points"]
 
-    argv = ["reproduce", "--m", "3", "--alphas", "1e-4", "--n", "60", "--d", "2", "--no-plots", "--quiet",
+    argv = ["reproduce", "--no-lambda", "--m", "3", "--alphas", "1e-4", "--n", "60", "--d", "2", "--no-plots", "--quiet",
             "--out", str(tmp_path / "o")]
     assert run(capsys, *argv)[0] == 0
     res = json.loads((tmp_path / "o" / "results.json").read_text())
@@ -325,7 +325,7 @@ def test_a_new_run_replaces_the_previous_one(capsys, tmp_path):
     import hashlib
 
     out = tmp_path / "o"
-    base = ["reproduce", "--m", "3", "--n", "60", "--d", "2", "--quiet", "--out", str(out)]
+    base = ["reproduce", "--no-lambda", "--m", "3", "--n", "60", "--d", "2", "--quiet", "--out", str(out)]
     assert run(capsys, *base, "--alphas", "1e-4", "2e-4")[0] == 0
     (out / "mine.txt").write_text("a file of the user")
     assert run(capsys, *base, "--alphas", "1e-4", "--no-plots")[0] == 0
@@ -345,7 +345,7 @@ def test_a_new_run_replaces_the_previous_one(capsys, tmp_path):
 def test_plot_redraws_without_computing(capsys, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     out = tmp_path / "o"
-    assert run(capsys, "reproduce", "--m", "3", "4", "--alphas", "1e-4", "--n", "60", "--d", "2", "--quiet",
+    assert run(capsys, "reproduce", "--no-lambda", "--m", "3", "4", "--alphas", "1e-4", "--n", "60", "--d", "2", "--quiet",
                "--out", str(out))[0] == 0
     drawn = sorted(p.name for p in out.glob("*.png"))
     for p in out.glob("*.png"):
@@ -374,7 +374,7 @@ def test_threshold_plot_and_its_redraw(capsys, tmp_path):
 
 
 def test_grid_over_seeds_prints_a_summary(capsys, tmp_path):
-    code, out, _ = run(capsys, "reproduce", "--m", "3", "--alphas", "1e-3", "--seeds", "0", "1", "--n", "60",
+    code, out, _ = run(capsys, "reproduce", "--no-lambda", "--m", "3", "--alphas", "1e-3", "--seeds", "0", "1", "--n", "60",
                        "--d", "2", "--no-plots", "--quiet", "--out", str(tmp_path / "o"))
     assert code == 0 and "summary across seeds" in out
     with (tmp_path / "o" / "summary.csv").open() as f:

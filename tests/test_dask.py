@@ -31,7 +31,7 @@ def test_dask_rows_equal_local_rows(cluster):
 
 
 def test_cli_executor_dask_with_a_scheduler_address(cluster, tmp_path, capsys):
-    args = ["reproduce", "--m", "3", "5", "--alphas", "1e-5", "1e-4", "--no-plots", "--quiet"]
+    args = ["reproduce", "--no-lambda", "--m", "3", "5", "--alphas", "1e-5", "1e-4", "--no-plots", "--quiet"]
     assert main(args + ["--jobs", "1", "--out", str(tmp_path / "local")]) == 0
     assert main(args + ["--executor", "dask", "--scheduler", cluster.scheduler_address,
                         "--out", str(tmp_path / "dask")]) == 0

@@ -92,7 +92,7 @@ def interrupt_once(out: Path, sig: int, to_group: bool, delay: float = 0.0, argv
     (nlpt's handlers are installed by then), then send ``sig`` after ``delay`` s, or as soon as
     ``cases.jsonl`` holds ``after_records`` lines (to the main process or the whole group), and
     measure how it ends.  (``benchmarks/signal_stress.py`` also signals during Python's start.)"""
-    cmd = argv or [sys.executable, "-m", "nlpt", "reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "1e-4",
+    cmd = argv or [sys.executable, "-m", "nlpt", "reproduce", "--no-lambda", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "1e-4",
                    "--jobs", "2", "--no-plots", "--quiet", "--out", str(out)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                          preexec_fn=_sigint_default, env=env)
@@ -164,7 +164,7 @@ def test_signals_end_a_parallel_sweep_quickly_and_completely(tmp_path, sig, to_g
 def test_sigterm_then_resume_gives_the_rows_of_an_uninterrupted_run(tmp_path):
     from nlpt.cli import main
 
-    args = ["reproduce", "--m", "3", "5", "10", "--alphas", "1e-5", "1e-4", "--no-plots", "--quiet"]
+    args = ["reproduce", "--no-lambda", "--m", "3", "5", "10", "--alphas", "1e-5", "1e-4", "--no-plots", "--quiet"]
     full = tmp_path / "full"
     assert main(args + ["--out", str(full)]) == 0
     part = tmp_path / "part"
@@ -190,7 +190,7 @@ def test_a_killed_worker_fails_its_case_and_the_sweep_goes_on(tmp_path):
     """SIGKILL to one worker process of a running sweep: that case is reported as 'worker died', the
     other cases finish, exit status 1, and --resume then runs the failed case."""
     out = tmp_path / "o"
-    cmd = [sys.executable, "-m", "nlpt", "reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "--jobs", "2",
+    cmd = [sys.executable, "-m", "nlpt", "reproduce", "--no-lambda", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "--jobs", "2",
            "--no-plots", "--quiet", "--out", str(out)]
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
                          preexec_fn=_sigint_default)
@@ -215,7 +215,7 @@ def test_a_killed_worker_fails_its_case_and_the_sweep_goes_on(tmp_path):
     assert all(s != "error" for s in statuses)
     from nlpt.cli import main
 
-    assert main(["reproduce", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "--no-plots", "--quiet", "--resume",
+    assert main(["reproduce", "--no-lambda", "--m", "3", "5", "10", "20", "--alphas", "1e-5", "--no-plots", "--quiet", "--resume",
                  "--out", str(out)]) == 0
     rows = json.loads((out / "results.json").read_text())["rows"]
     assert "worker died" not in [r["status"] for r in rows]

@@ -82,7 +82,8 @@ class Walker:
 def outputs(tmp_path_factory):
     """Small runs of every command; ``{object name: [instances]}`` and the CSV headers."""
     tmp = tmp_path_factory.mktemp("schema")
-    got = {"spectrum": [], "threshold": [], "case": [], "results": [], "manifest": [], "row": [], "summary": []}
+    got = {"spectrum": [], "threshold": [], "case": [], "results": [], "manifest": [], "row": [], "summary": [],
+           "lambda_row": []}
     X = np.random.default_rng(1).standard_normal((40, 2))
     np.savez(tmp / "d.npz", X=X, y=np.tanh(X[:, 0]))
 
@@ -127,15 +128,16 @@ def outputs(tmp_path_factory):
     try:
         out = tmp / "o"
         code = main(["reproduce", "--m", "3", "4", "--alphas", "1e-4", "--seeds", "0", "1", "--n", "60", "--d", "2",
-                     "--no-plots", "--quiet", "--out", str(out)])
+                     "--no-plots", "--quiet", "--out", str(out), "--betas", "1e-6", "1e-4", "1e-1"])
     finally:
         sw.run_case = real
     assert code == 1  # one case failed
     got["results"].append(json.loads((out / "results.json").read_text()))
     got["case"] += [json.loads(x) for x in (out / "cases.jsonl").read_text().splitlines()]
     got["manifest"].append(json.loads((out / "manifest.json").read_text()))
+    got["lambda_file"] = [json.loads((out / "lambda.json").read_text())]
     headers = {}
-    for name, obj in (("results.csv", "row"), ("summary.csv", "summary")):
+    for name, obj in (("results.csv", "row"), ("summary.csv", "summary"), ("lambda.csv", "lambda_row")):
         with (out / name).open() as f:
             reader = csv.DictReader(f)
             headers[obj] = reader.fieldnames
@@ -171,7 +173,7 @@ def test_outputs_hold_exactly_the_documented_keys(outputs):
 
 def test_csv_columns_are_in_documented_order(outputs):
     _, headers = outputs
-    for obj in ("row", "summary"):
+    for obj in ("row", "summary", "lambda_row"):
         assert headers[obj] == SCHEMA[obj]["order"]
 
 

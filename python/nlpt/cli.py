@@ -284,7 +284,8 @@ def cmd_threshold(args) -> int:
     out = dict(result)
     if model is not None:
         config = prov.case_config(data, model.m, a_cfg, model.activation.name, model.alpha, args.lam_max,
-                                  DEFAULT_TOL, seed, engine=result.get("engine", "full"))
+                                  DEFAULT_TOL, seed, engine=result.get("engine", "full"),
+                                  engine_option=args.engine or "auto")
     out["config"] = config
     out["branch"] = branch_curves(analysis.threshold.branch)
     out["provenance"] = prov.provenance(args.argv)
@@ -337,7 +338,7 @@ def cmd_reproduce(args) -> int:
     from .plots import have_matplotlib
     from .progress import Reporter
     from .store import CASES, RunFolder
-    from .sweep import DEFAULT_ALPHAS, DEFAULT_WIDTHS, plan_sweep, run_sweep
+    from .sweep import DEFAULT_ALPHAS, DEFAULT_WIDTHS, DEFAULT_WIDTHS_UNIFORM, plan_sweep, run_sweep
 
     # 1. every argument, before anything is computed or created
     alphas = _one_of(args, "alpha", "alphas") or list(DEFAULT_ALPHAS)
@@ -345,8 +346,10 @@ def cmd_reproduce(args) -> int:
     a_kinds = _one_of(args, "a", "a_kinds") or ["uniform"]
     seeds = _one_of(args, "seed", "seeds") or [0]
     jobs, scheduler, dask = _executor(args)
-    plan = plan_sweep(_sweep_data(args), args.m or list(DEFAULT_WIDTHS), alphas, activations=activations,
-                      a_kinds=a_kinds, seeds=seeds, lam_max=args.lam_max)
+    betas = _betas(args)
+    widths = args.m or list(DEFAULT_WIDTHS_UNIFORM if all(k == "uniform" for k in a_kinds) else DEFAULT_WIDTHS)
+    plan = plan_sweep(_sweep_data(args), widths, alphas, activations=activations, a_kinds=a_kinds, seeds=seeds,
+                      lam_max=args.lam_max, engine=args.engine or "auto")
     folder = RunFolder(args.out)
     if dask:
         import_distributed()
@@ -375,6 +378,7 @@ def cmd_reproduce(args) -> int:
                       and done[c.config_hash]["result"].get("status") not in ("worker died", "error"))
         reporter.update(f"{resumed}/{total} cases ({resumed} resumed)", force=True)
         result = run_sweep(plan, jobs=jobs, client=client, done=done, on_case=on_case, argv=args.argv)
+        curves = [] if args.no_lambda else _lambda_curves(plan, betas, args.lam_max, reporter)
     except (KeyboardInterrupt, SignalExit) as exc:
         interrupted = exc
         for s in (signal.SIGINT, signal.SIGTERM):  # a second signal must not cut the cleanup short
@@ -387,7 +391,7 @@ def cmd_reproduce(args) -> int:
     if interrupted is not None:
         return _report_interrupt(interrupted, resumed + counts["computed"], total, folder.path / CASES)
     try:
-        return _write_results(args, folder, result, total, resumed, counts, draw)
+        return _write_results(args, folder, result, total, resumed, counts, draw, curves)
     except (KeyboardInterrupt, SignalExit) as exc:
         for s in (signal.SIGINT, signal.SIGTERM):
             signal.signal(s, signal.SIG_IGN)
@@ -403,7 +407,46 @@ def _report_interrupt(exc, kept: int, total: int, cases, when: str = "") -> int:
     return _interrupted(exc)
 
 
-def _write_results(args, folder, result, total: int, resumed: int, counts: dict, draw: bool) -> int:
+def _betas(args):
+    from ._validate import as_float
+    from .scaling import DEFAULT_BETAS
+
+    if args.betas is None:
+        return list(DEFAULT_BETAS)
+    if args.no_lambda:
+        raise NLPTInputError("betas: --betas sets the grid of Lambda(beta) and conflicts with --no-lambda")
+    out = [as_float("betas", b, minimum=0.0, strict=True) for b in args.betas]
+    if len(set(out)) != len(out):
+        raise NLPTInputError(f"betas: expected distinct values, got {args.betas}")
+    return out
+
+
+def _lambda_curves(plan, betas, lam_max, reporter) -> list:
+    """Lambda(beta) (nlpt.scaling) for every activation and seed of the sweep's uniform-a cases,
+    with m_c(alpha) for the sweep's alphas."""
+    from .scaling import critical_widths, lambda_curve
+
+    alphas = plan.config["alphas"]
+    keys = []
+    for c in plan.cases:
+        if c.a_kind == "uniform" and (c.activation, c.seed, c.data_key) not in keys:
+            keys.append((c.activation, c.seed, c.data_key))
+    out = []
+    for act, seed, key in keys:
+        X, y = plan.data[key]
+
+        def tick(done, total, act=act, seed=seed):
+            reporter.update(f"Lambda(beta) for {act}, seed {seed}: {done}/{total} betas")
+
+        curve = lambda_curve(X, y, betas, activation=act, lam_max=lam_max, progress=tick)
+        d = curve.to_dict()
+        d["seed"] = int(seed)
+        d["critical_widths"] = critical_widths(curve, alphas)
+        out.append(d)
+    return out
+
+
+def _write_results(args, folder, result, total: int, resumed: int, counts: dict, draw: bool, curves=()) -> int:
     """Phase 3 of ``nlpt reproduce``: results, tables and plots written whole, then the manifest."""
     from . import provenance as prov
     from ._jsonio import dumps
@@ -422,9 +465,20 @@ def _write_results(args, folder, result, total: int, resumed: int, counts: dict,
     folder.write_text("summary.csv", csv_text(summary, SUMMARY_KEYS))
     folder.write_text("table.txt", table + "\n")
     folder.write_text("table.md", format_table(rows, markdown=True) + "\n")
+    if curves:
+        from .scaling import LAMBDA_KEYS, lambda_rows
+
+        folder.write_text("lambda.json", dumps({"config": {"betas": sorted({p["beta"] for cv in curves for p in cv["points"]}),
+                                                           "lam_max": float(result.config["lam_max"])},
+                                                "provenance": provenance, "curves": curves}) + "\n")
+        folder.write_text("lambda.csv", csv_text(lambda_rows(curves), LAMBDA_KEYS))
     if draw:
         for name, fig in sweep_figures(result.cases):
             folder.write_with(name, fig)
+        if curves:
+            from .plots import plot_lambda
+
+            folder.write_with("lambda_vs_beta.png", lambda p: plot_lambda(curves, result.cases, p))
     elif not args.no_plots:
         print(f"nlpt reproduce: plots skipped (matplotlib not installed; {INSTALL_PLOT})", file=sys.stderr)
     failed = result.failed()
@@ -442,6 +496,11 @@ def _write_results(args, folder, result, total: int, resumed: int, counts: dict,
         if len(result.config["seeds"]) > 1:
             print("\nsummary across seeds")
             print(format_summary(summary))
+        if curves:
+            from .scaling import format_lambda
+
+            print()
+            print(format_lambda(curves, result.config["alphas"]))
         print("wrote " + ", ".join(str(folder.path / f) for f in [CASES] + folder.written + ["manifest.json"]))
     if failed:
         print(f"nlpt reproduce: {len(failed)} of {total} cases failed ("
@@ -603,7 +662,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reproduce", help="the sweep: table, JSON, CSV and plots; --resume after an interruption")
     g = p.add_argument_group("grid (the product of all lists is swept)")
-    g.add_argument("--m", type=int, nargs="+", default=None, help="widths (default 3 5 10 20 50 100)")
+    g.add_argument("--m", type=int, nargs="+", default=None,
+                   help="widths (default 3 5 10 20 50 100 1000 1e4 1e5 1e6 when every a is uniform, else up to 100)")
     g.add_argument("--alphas", type=float, nargs="+", default=None, help="Tikhonov strengths (default 1e-5 1e-4 1e-3)")
     g.add_argument("--alpha", type=float, default=None, help="one Tikhonov strength (same as --alphas ALPHA)")
     g.add_argument("--activations", nargs="+", default=None, choices=sorted(ACTIVATIONS), metavar="SIGMA",
@@ -629,6 +689,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "--executor dask starts a local cluster of --jobs workers)")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     r.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    r.add_argument("--engine", choices=["auto", "reduced", "full"], default=None,
+                   help="implementation of the model for every case (default auto: reduced where a has repeated values)")
+    r.add_argument("--no-lambda", action="store_true",
+                   help="skip Lambda(beta) = lam* at beta = alpha m and the critical widths (uniform a)")
+    r.add_argument("--betas", type=float, nargs="+", default=None,
+                   help="grid of beta = alpha m for Lambda(beta) (default 13 points over [1e-7, 1e-1])")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
     p.set_defaults(func=cmd_reproduce)
 

@@ -13,6 +13,10 @@ them without computing anything.
 * ``threshold_vs_width.png``: measured and predicted lam* against m (log-log) per alpha, with the
   line ``alpha m / |c|`` (c the mean of m lambda_1'(0)) over the widths that soften
   (``lambda_1'(0) < 0``) only;
+* ``lambda_vs_beta.png`` (uniform a, SPEC 7): Lambda(beta) = lam* against beta = alpha m
+  (log-log) with the linear prediction ``beta / |mu_min(M)|``, the measured lam* of the sweep's
+  uniform-a cases at their ``alpha m`` (they lie on the curve: lam* depends on m and alpha only
+  through alpha m), and beta_c, beyond which no crossing happens in [0, lam_max];
 * one case (``nlpt threshold --plot FILE``): the zoom, the whole branch on a log lam axis, and
   the Morse index along it.
 
@@ -27,7 +31,8 @@ import numpy as np
 
 from ._validate import NLPTInputError
 
-__all__ = ["have_matplotlib", "plot_eigenvalues", "plot_threshold_vs_width", "plot_case", "sweep_figures"]
+__all__ = ["have_matplotlib", "plot_eigenvalues", "plot_threshold_vs_width", "plot_case", "sweep_figures",
+           "plot_lambda"]
 
 ZOOM = 2.5  # the zoomed lam window is [0, ZOOM * lam*]
 
@@ -66,6 +71,9 @@ class _View:
         br = record.get("branch") or {}
         self.m = cfg.get("m", res.get("m"))
         self.alpha = float(cfg.get("alpha", res.get("alpha")))
+        self.activation = cfg.get("activation")
+        self.a_kind = (cfg.get("a") or {}).get("kind")
+        self.seed = cfg.get("seed")
         self.lam_max = float(cfg.get("lam_max", res.get("lam_max") or 1.0))
         self.status = res.get("status")
         self.rate = _f(res.get("softening_rate"))
@@ -244,6 +252,45 @@ def plot_threshold_vs_width(cases, path, title: str = "") -> Path:
     ax.set_xlabel("width m")
     ax.set_ylabel("lam* (measured and predicted)")
     ax.set_title(f"bifurcation threshold against width{title}", fontsize=10)
+    ax.legend(list(handles.values()), list(handles.keys()), loc="upper left", bbox_to_anchor=(1.02, 1.0),
+              fontsize=7, frameon=False)
+    return _save(fig, plt, path)
+
+
+def plot_lambda(curves: list, cases, path) -> Path:
+    """Lambda(beta) with the linear prediction, the sweep's measured points and beta_c (module
+    docstring); ``curves`` are :meth:`nlpt.scaling.LambdaCurve.to_dict` objects."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.5))
+    handles: dict = {}
+    views = [_View(getattr(c, "record", c)) for c in cases]
+    lam_max = max((cv["lam_max"] for cv in curves), default=1.0)
+    for i, cv in enumerate(curves):
+        tag = "" if len(curves) == 1 else f" ({cv['activation']}, seed {cv.get('seed', 0)})"
+        pts = cv["points"]
+        b = np.array([p["beta"] for p in pts])
+        lam = np.array([np.nan if p["lam_star"] is None else p["lam_star"] for p in pts])
+        pred = np.array([np.nan if p["lam_star_pred"] is None else p["lam_star_pred"] for p in pts])
+        color = f"C{i}"
+        (h,) = ax.plot(b, lam, "-", color=color, lw=1.5)
+        handles[f"Lambda(beta): first crossing of K{tag}"] = h
+        (h,) = ax.plot(b, pred, "--", color=color, lw=1.0)
+        handles[f"linear prediction beta / |mu_min(M)|{tag}"] = h
+        if cv["beta_c"] is not None:
+            h = ax.axvline(cv["beta_c"], color=color, lw=0.8, ls=":")
+            handles[f"beta_c = {cv['beta_c']:.4g}: no crossing beyond{tag}"] = h
+        sel = [v for v in views if v.meas is not None and v.a_kind == "uniform"
+               and v.activation == cv["activation"] and v.seed == cv.get("seed", 0)]
+        if sel:
+            (h,) = ax.plot([v.alpha * v.m for v in sel], [v.meas for v in sel], "o", color="k", ms=4, mfc="none")
+            handles[f"measured lam* of the sweep at alpha m{tag}"] = h
+    h = ax.axhline(lam_max, color="k", lw=0.6, ls=":")
+    handles[f"lam = {lam_max:g} (end of the homotopy)"] = h
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("beta = alpha m")
+    ax.set_ylabel("lam* (uniform a)")
+    ax.set_title("the threshold depends on width and alpha only through alpha m", fontsize=10)
     ax.legend(list(handles.values()), list(handles.keys()), loc="upper left", bbox_to_anchor=(1.02, 1.0),
               fontsize=7, frameon=False)
     return _save(fig, plt, path)

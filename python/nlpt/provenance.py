@@ -147,11 +147,12 @@ def tolerances(tol: float) -> dict:
 
 
 def case_config(data: dict, m: int, a: dict, activation: str, alpha: float, lam_max: float, tol: float,
-                seed: int, engine: str | None = None) -> dict:
+                seed: int, engine: str | None = None, engine_option: str = "auto") -> dict:
     """The ``config`` block of one threshold analysis (``nlpt threshold`` and each sweep case).
 
     ``seed`` is the seed of the run (the default data's and a random a's); ``engine`` is filled in
-    from the result (``result.get("engine", "full")``)."""
+    from the result (``result.get("engine", "full")``); ``engine_option`` is the engine asked for
+    (``auto``, ``reduced``, ``full``), part of the configuration hash."""
     return {
         "data": data,
         "m": int(m),
@@ -162,6 +163,7 @@ def case_config(data: dict, m: int, a: dict, activation: str, alpha: float, lam_
         "lam_min": 0.0,
         "lam_max": float(lam_max),
         "tolerances": tolerances(tol),
+        "engine_option": engine_option,
         "engine": engine,
     }
 

@@ -38,7 +38,8 @@ CASES = "cases.jsonl"
 MANIFEST = "manifest.json"
 #: Names of nlpt's own output files: an earlier run's copies are removed before a new run.
 OWN_PATTERNS = ("results.json", "results.csv", "summary.csv", "table.txt", "table.md", MANIFEST,
-                "eigenvalues_*.png", "threshold_vs_width*.png", "branch_*.png")
+                "lambda.json", "lambda.csv", "eigenvalues_*.png", "threshold_vs_width*.png", "branch_*.png",
+                "lambda_vs_beta.png")
 
 
 def check_out(path) -> Path:

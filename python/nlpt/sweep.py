@@ -37,10 +37,14 @@ from .spectral import DENSE_MAX
 __all__ = [
     "DEFAULT_WIDTHS", "DEFAULT_ALPHAS", "DEFAULT_TOL", "BRANCH_EIGS", "FAILED_STATUSES",
     "DefaultData", "PlannedCase", "SweepPlan", "SweepCase", "SweepResult",
-    "plan_sweep", "run_case", "run_sweep", "width_sweep", "branch_curves", "blas_limit",
+    "DEFAULT_WIDTHS_UNIFORM", "plan_sweep", "run_case", "run_sweep", "width_sweep", "branch_curves", "blas_limit",
 ]
 
+#: The paper's widths (the default for sweeps with non-uniform a, on the full engine).
 DEFAULT_WIDTHS = (3, 5, 10, 20, 50, 100)
+#: The default widths when every a is uniform: the paper's and up to 10^6 (the reduced engine's
+#: cost does not depend on m).
+DEFAULT_WIDTHS_UNIFORM = DEFAULT_WIDTHS + (1000, 10**4, 10**5, 10**6)
 DEFAULT_ALPHAS = (1e-5, 1e-4, 1e-3)
 #: Tolerance in lam of the measured crossing (passed to :func:`nlpt.analysis.analyze`).
 DEFAULT_TOL = 1e-10
@@ -134,15 +138,21 @@ def _a_kind(spec) -> str:
 
 
 def plan_sweep(data, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activations=("tanh",),
-               a_kinds=("uniform",), seeds=(0,), lam_max: float = 1.0, tol: float = DEFAULT_TOL) -> SweepPlan:
+               a_kinds=("uniform",), seeds=(0,), lam_max: float = 1.0, tol: float = DEFAULT_TOL,
+               engine: str = "auto") -> SweepPlan:
     """Validate a sweep and list its cases, in the order activation, a, seed, alpha, m.
 
     ``data`` is a :class:`DefaultData` (one data set per seed), a ``.npz``/``.csv`` path, or a pair
     ``(X, y)`` of arrays (the same data for every seed; the seed then only draws a random a).
     ``a_kinds`` holds ``"uniform"``, ``"random"`` (``U(0.5, 1.5)`` from the seed, redrawn per width)
     or file paths (a file fits one width).  Every value list must be non-empty and distinct.
+    ``engine`` (``"auto"``, ``"reduced"``, ``"full"``) is passed to every case's analysis.
     Nothing is computed here; bad input raises :class:`nlpt.NLPTInputError`.
     """
+    from .engine import ENGINES
+
+    if not isinstance(engine, str) or engine not in ENGINES:
+        raise NLPTInputError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     widths = _distinct("widths", widths, lambda m: as_int("widths", m))
     alphas = _distinct("alphas", alphas, lambda al: as_float("alphas", al, minimum=0.0, strict=True))
     activations = _distinct("activations", activations, lambda s: get_activation(s).name)
@@ -199,7 +209,8 @@ def plan_sweep(data, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activation
                 for al in alphas:
                     for m in widths:
                         a = a_values[(str(spec), s, m)]
-                        cfg = prov.case_config(descs[s], m, prov.a_config(spec, a, seed=s), act, al, lam_max, tol, s)
+                        cfg = prov.case_config(descs[s], m, prov.a_config(spec, a, seed=s), act, al, lam_max, tol, s,
+                                               engine_option=engine)
                         cases.append(PlannedCase(len(cases), m, al, act, kind, s, a, keys[s], cfg, prov.config_hash(cfg)))
     config = {
         "data": sweep_data,
@@ -211,6 +222,7 @@ def plan_sweep(data, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activation
         "lam_min": 0.0,
         "lam_max": lam_max,
         "tolerances": prov.tolerances(tol),
+        "engine_option": engine,
         "n_cases": len(cases),
     }
     data_by_key = {keys[s]: arrays[s] for s in seeds}
@@ -264,7 +276,7 @@ def run_case(task: dict, data) -> dict:
     model = Model(X, y, task["m"], a=np.asarray(task["a"], dtype=float), alpha=task["alpha"],
                   activation=task["activation"])
     with blas_limit(1 if model.size <= DENSE_MAX else None):
-        res = analyze(model, lam_max=task["lam_max"], tol=task["tol"])
+        res = analyze(model, lam_max=task["lam_max"], tol=task["tol"], engine=task.get("engine", "auto"))
     result = res.to_dict()
     config = dict(task["config"], engine=result.get("engine", "full"))
     return jsonable({
@@ -489,6 +501,7 @@ def run_sweep(plan: SweepPlan, *, jobs: int = 1, client=None, done: dict | None 
     tasks = [(c.index, {"config": c.config, "config_hash": c.config_hash, "m": c.m, "alpha": c.alpha,
                         "activation": c.activation, "a": [float(v) for v in c.a],
                         "lam_max": c.config["lam_max"], "tol": c.config["tolerances"]["tol"],
+                        "engine": c.config.get("engine_option", "auto"),
                         "argv": None if argv is None else list(argv)}, c.data_key) for c in todo]
     by_index = {c.index: c for c in plan.cases}
     shared = {k: v for k, v in plan.data.items() if any(c.data_key == k for c in todo)}
