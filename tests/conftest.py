@@ -68,3 +68,30 @@ def no_dense_hessian(monkeypatch):
 
     monkeypatch.setattr(nlpt.Evaluation, "hessian", boom)
     monkeypatch.setattr(nlpt.Evaluation, "data_hessian", boom)
+
+
+def assert_json_consistent(d: dict) -> None:
+    """The handle, multiplicity, Morse and special-point fields of one analysis JSON agree.
+
+    A crossing or fold: the handle's indices are ``morse_before``/``morse_after`` and its change
+    their difference; for a crossing whose slope matrix is definite (``transversal``) and whose
+    local indices are known, the local change equals the multiplicity (continuity of the
+    spectrum); the threshold is a special point with the same lam and indices.  Every special
+    point's multiplicity (the near-zero cluster at its refined location) equals its Morse change
+    unless its note says why not (a minimum has multiplicity 0)."""
+    for p in d["special_points"]:
+        if p["type"] == "minimum":
+            assert p["multiplicity"] == 0 and p["index_before"] == p["index_after"], p
+        elif not p["note"]:
+            assert p["multiplicity"] == abs(p["index_after"] - p["index_before"]), p
+    if d["status"] not in ("crossing", "fold"):
+        assert d["handle"] is None and d["multiplicity"] is None and d["morse_before"] is None
+        return
+    h = d["handle"]
+    assert (h["index_before"], h["index_after"]) == (d["morse_before"], d["morse_after"]), (h, d["status"])
+    assert h["index_change"] == d["morse_after"] - d["morse_before"]
+    assert h["multiplicity"] == d["multiplicity"]
+    sp = [p for p in d["special_points"] if p["lam"] == d["lam_star_measured"]]
+    assert sp and (sp[0]["index_before"], sp[0]["index_after"]) == (d["morse_before"], d["morse_after"])
+    if d["status"] == "crossing" and h.get("transversal") and "index_change_local" in h:
+        assert h["index_change_local"] == d["multiplicity"] == h["index_change"], h

@@ -7,9 +7,12 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nlpt
 from nlpt.analysis import analyze
+from conftest import assert_json_consistent, problems
 from nlpt.newton import newton
 
 REQUIRED = ("softening_rate", "lam_star_pred", "lam_star_measured", "ratio", "multiplicity", "morse_before",
@@ -29,6 +32,7 @@ def test_crossing_json_has_required_keys_and_matches_parts(activation, m):
     d = json.loads(json.dumps(res.to_dict()))
     for key in REQUIRED:
         assert key in d
+    assert_json_consistent(d)
     assert d["status"] == "crossing"
     thr, nf = res.threshold, res.normal_form
     assert d["lam_star_measured"] == pytest.approx(thr.lam_c)
@@ -72,6 +76,7 @@ def test_no_crossing_gives_nulls_and_a_plain_message():
     d = json.loads(json.dumps(res.to_dict()))
     for key in REQUIRED:
         assert key in d
+    assert_json_consistent(d)
     assert d["status"] == "no crossing in [0, lam_max]"
     assert d["lam_star_measured"] is None and d["ratio"] is None and d["multiplicity"] is None
     assert d["normal_form"] is None and d["bifurcated_branches"] == [] and d["handle"] is None
@@ -107,6 +112,7 @@ def test_fold_gives_saddle_node_coefficients_not_a_crossing_normal_form():
     model = nlpt.Model(X, y, 5, a=nlpt.make_a("random", 5, seed=0), alpha=1e-5)
     res = analyze(model)
     d = json.loads(json.dumps(res.to_dict()))
+    assert_json_consistent(d)
     for key in REQUIRED:
         assert key in d
     assert d["status"] == "fold" and d["normal_form"] is None and d["bifurcated_branches"] == []
@@ -133,3 +139,17 @@ def test_fold_gives_saddle_node_coefficients_not_a_crossing_normal_form():
     assert xis[0] < 0 < xis[1]
     for xi in xis:
         assert -delta / xi**2 == pytest.approx(sn["curvature"], rel=0.2)
+
+
+@settings(max_examples=10, deadline=None)
+@given(model=problems(max_m=5, max_d=2, max_n=20), lam_max=st.sampled_from([0.3, 1.0]))
+def test_json_fields_agree_on_random_cases(model, lam_max):
+    """On hypothesis-drawn models (any a, activation, data), both engines where they apply: the
+    JSON's handle, multiplicity, Morse and special-point fields agree (conftest.assert_json_consistent)."""
+    if model.m < 2 or not np.any(model.a):
+        return
+    engines = ["full"] + (["reduced"] if len(set(model.a)) < model.m else [])
+    for engine in engines:
+        d = json.loads(json.dumps(analyze(model, lam_max=lam_max, engine=engine, n_steps=1).to_dict()))
+        assert d["engine"] == engine
+        assert_json_consistent(d)

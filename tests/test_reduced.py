@@ -11,6 +11,7 @@ analysis for small m.
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 
 import numpy as np
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from scipy.optimize import brentq, fsolve
 
 import nlpt
+from conftest import assert_json_consistent
 from nlpt.reduced import ReducedProblem, group_structure, helmert_basis
 
 X0, Y0 = nlpt.default_data()  # n = 200, d = 3, seed 0
@@ -223,6 +225,8 @@ def test_reduced_normal_form_equals_full(act, m):
     the full engine's after the change of kernel basis."""
     full = nlpt.analyze(nlpt.Model(X0, Y0, m, alpha=1e-5, activation=act), engine="full", switch=False)
     red = nlpt.analyze(nlpt.Model(X0, Y0, m, alpha=1e-5, activation=act), engine="reduced", switch=False)
+    for res in (full, red):
+        assert_json_consistent(json.loads(json.dumps(res.to_dict())))
     nf_f, nf_r = full.normal_form, red.normal_form
     assert nf_r.engine == "reduced" and nf_r.multiplicity == nf_f.multiplicity == m - 1
     d_f = nf_f.directions[0]
@@ -249,6 +253,8 @@ def test_reduced_bifurcated_branches_equal_full(m):
     parameter values and Morse indices (of the full Hessian) point by point."""
     full = nlpt.analyze(nlpt.Model(X0, Y0, m, alpha=1e-5), engine="full", n_steps=2)
     red = nlpt.analyze(nlpt.Model(X0, Y0, m, alpha=1e-5), engine="reduced", n_steps=2)
+    for res in (full, red):
+        assert_json_consistent(json.loads(json.dumps(res.to_dict())))
     assert len(full.branches) == len(red.branches) == 2
     for bf, br in zip(full.branches, red.branches):
         assert br.converged and bf.converged

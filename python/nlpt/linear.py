@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validate import NLPTInputError
 from .model import Model
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "linear_endpoint",
     "compare_spectrum",
 ]
+
+
+#: Largest m d for which :func:`linear_endpoint` forms the dense Hessian (about 0.3 GB, a few seconds).
+SPECTRUM_MAX = 6000
 
 
 def sigma_matrix(model: Model) -> np.ndarray:
@@ -144,8 +149,15 @@ def linear_endpoint(model: Model, rtol: float = 1e-9) -> LinearEndpoint:
 
     Numerically: the dense Hessian at (W*, 0); its data part's eigenvalues below
     ``rtol * largest`` in absolute value count as the kernel.  In closed form: :func:`kernel_dim_theory`,
-    :func:`closed_form_spectrum`, :func:`critical_point`.
+    :func:`closed_form_spectrum`, :func:`critical_point`.  The numeric side forms the dense
+    ``(m d) x (m d)`` Hessian, so ``m d`` is capped at :data:`SPECTRUM_MAX` (an error naming m
+    beyond it).
     """
+    if model.size > SPECTRUM_MAX:
+        raise NLPTInputError(
+            f"m: the numeric spectrum at lam = 0 forms the dense (m d) x (m d) Hessian; m d = {model.size} exceeds "
+            f"{SPECTRUM_MAX} (about {8 * model.size**2 / 2**30:.0f} GiB); the closed forms hold for every m "
+            f"(kernel dimension (m-1) d, floor alpha)")
     v, W = critical_point(model)
     ev = model.at(W, 0.0)
     data_eigs = np.linalg.eigvalsh(ev.data_hessian())

@@ -283,39 +283,13 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
     theta_rep, U_rep = np.linalg.eigh(A_rep)
     scale = max(float(np.max(np.abs(theta_rep))), np.finfo(float).tiny)
     tol = rtol * scale
-
-    # Candidates: (eigenvalue, multiplicity, callable giving the orthonormal vectors (k, m, d)).
-    cands = []
-    merged = []
-    for gi, idx in enumerate(groups):
-        g = len(idx)
-        if a[idx[0]] == 0.0:
-            def zero_vecs(idx=idx):
-                out = np.zeros((len(idx) * d, m, d))
-                for t, (j, k) in enumerate((j, k) for j in idx for k in range(d)):
-                    out[t, j, k] = 1.0
-                return out
-
-            cands.append((0.0, g * d, zero_vecs))
-            continue
-        merged.append(gi)
-        if g >= 2:
-            beta = _ones_perp(g)  # (g, g-1)
-            for k in range(d):
-                def anti_vecs(idx=idx, beta=beta, u=U_rep[gi][:, k]):
-                    out = np.zeros((beta.shape[1], m, d))
-                    out[:, idx, :] = beta.T[:, :, None] * u[None, None, :]
-                    return out
-
-                cands.append((float(theta_rep[gi, k]), g - 1, anti_vecs))
-
+    cands, merged = _deflated_candidates(a, groups, theta_rep, U_rep, m, d)
     method = "uniform closed form" if len(groups) == 1 else "secular"
     sec = None
     if len(merged) >= 2:
         sizes = np.array([len(groups[gi]) for gi in merged], dtype=float)
         avals = np.array([a[groups[gi][0]] for gi in merged])
-        b = np.abs(avals) * np.sqrt(sizes)
-        sec = _Secular(A_rep[merged], b)
+        sec = _Secular(A_rep[merged], np.abs(avals) * np.sqrt(sizes))
         mu1 = sec.lowest_root()
         cands.append((mu1, None, None))  # resolved below
 
@@ -329,37 +303,7 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
     if sec is not None and mu1 <= rate + tol:
         k_sec = max(sec.count_below(rate + tol + 4 * np.finfo(float).eps * scale), 1)
         mult += k_sec
-        U = sec.vectors(mu1, k_sec)
-        if U is None:
-            method = "secular (dense reduced fallback)"
-            U = sec.dense()[1][:k_sec]
-        def expand(U):
-            # Merged blocks to rows: v_j = (a_j / b_G) u_G.  Within each group this pattern is
-            # proportional to a, hence orthogonal to the deflated vectors.
-            V = np.zeros((U.shape[0], m, d))
-            for pos, gi in enumerate(merged):
-                idx = groups[gi]
-                V[:, idx, :] = (a[idx] / sec.b[pos])[None, :, None] * U[:, pos, None, :]
-            return V
-
-        Vs = expand(U)
-        # Orthonormalise in K and rotate to Ritz vectors of Q on their (small) span: this
-        # resolves near-multiplets and polishes the bisection root to Rayleigh-quotient accuracy.
-        Vs = project_K(a, Vs)
-        Qo, _ = np.linalg.qr(Vs.reshape(Vs.shape[0], -1).T)
-        Vs = Qo.T.reshape(-1, m, d)
-        grp_of = np.empty(m, dtype=int)
-        for gi, idx in enumerate(groups):
-            grp_of[idx] = gi
-        AV = np.einsum("jkl,njl->njk", A_rep[grp_of], Vs)
-        G = np.einsum("pjk,njk->pn", Vs, AV)
-        rvals, rvecs = np.linalg.eigh(0.5 * (G + G.T))
-        Vs = np.einsum("pn,pjk->njk", rvecs, Vs)
-        resid = project_K(a, np.einsum("pn,pjk->njk", rvecs, AV)) - rvals[:, None, None] * Vs
-        if method == "secular" and float(np.max(np.linalg.norm(resid, axis=(1, 2)))) > 1e-8 * scale:
-            method = "secular (dense reduced fallback)"
-            Vs = project_K(a, expand(sec.dense()[1][:k_sec]))
-            rvals = np.einsum("pjk,jkl,pjl->p", Vs, A_rep[grp_of], Vs)
+        Vs, rvals, method = _secular_directions(sec, mu1, k_sec, a, groups, merged, A_rep, scale, method)
         vec_list.append(Vs)
         rate = min(rate if len(vec_list) > 1 else np.inf, float(rvals[0]))
 
@@ -368,6 +312,74 @@ def softening_rate(model: Model, W_star=None, *, rtol: float = MULT_RTOL) -> Sof
 
     pred = predicted_threshold(model.alpha, rate) if rate < 0 else None
     return SofteningResult(float(rate), int(mult), directions, method, pred, model.alpha, m, rtol)
+
+
+def _deflated_candidates(a, groups, theta_rep, U_rep, m: int, d: int):
+    """``(candidates, merged)``: the exact eigenpairs of the group deflation (module docstring) as
+    ``(eigenvalue, multiplicity, callable giving the orthonormal vectors (k, m, d))``, and the
+    groups that enter the merged (secular) problem."""
+    cands, merged = [], []
+    for gi, idx in enumerate(groups):
+        g = len(idx)
+        if a[idx[0]] == 0.0:
+            def zero_vecs(idx=idx):
+                out = np.zeros((len(idx) * d, m, d))
+                for t, (j, k) in enumerate((j, k) for j in idx for k in range(d)):
+                    out[t, j, k] = 1.0
+                return out
+
+            cands.append((0.0, g * d, zero_vecs))
+            continue
+        merged.append(gi)
+        if g >= 2:
+            for k in range(d):
+                def anti_vecs(idx=idx, u=U_rep[gi][:, k]):
+                    beta = _ones_perp(len(idx))  # (g, g-1)
+                    out = np.zeros((beta.shape[1], m, d))
+                    out[:, idx, :] = beta.T[:, :, None] * u[None, None, :]
+                    return out
+
+                cands.append((float(theta_rep[gi, k]), g - 1, anti_vecs))
+    return cands, merged
+
+
+def _secular_directions(sec, mu1, k_sec, a, groups, merged, A_rep, scale, method):
+    """``(vectors (k_sec, m, d), Ritz values, method)`` of the lowest secular root, orthonormal in
+    K and polished by Rayleigh-Ritz; the dense merged-block problem where the root sits on a pole
+    or the Ritz residual is large."""
+    m, d = len(a), A_rep.shape[1]
+    U = sec.vectors(mu1, k_sec)
+    if U is None:
+        method = "secular (dense reduced fallback)"
+        U = sec.dense()[1][:k_sec]
+
+    def expand(U):
+        # Merged blocks to rows: v_j = (a_j / b_G) u_G.  Within each group this pattern is
+        # proportional to a, hence orthogonal to the deflated vectors.
+        V = np.zeros((U.shape[0], m, d))
+        for pos, gi in enumerate(merged):
+            idx = groups[gi]
+            V[:, idx, :] = (a[idx] / sec.b[pos])[None, :, None] * U[:, pos, None, :]
+        return V
+
+    # Orthonormalise in K and rotate to Ritz vectors of Q on their (small) span: this resolves
+    # near-multiplets and polishes the bisection root to Rayleigh-quotient accuracy.
+    Vs = project_K(a, expand(U))
+    Qo, _ = np.linalg.qr(Vs.reshape(Vs.shape[0], -1).T)
+    Vs = Qo.T.reshape(-1, m, d)
+    grp_of = np.empty(m, dtype=int)
+    for gi, idx in enumerate(groups):
+        grp_of[idx] = gi
+    AV = np.einsum("jkl,njl->njk", A_rep[grp_of], Vs)
+    G = np.einsum("pjk,njk->pn", Vs, AV)
+    rvals, rvecs = np.linalg.eigh(0.5 * (G + G.T))
+    Vs = np.einsum("pn,pjk->njk", rvecs, Vs)
+    resid = project_K(a, np.einsum("pn,pjk->njk", rvecs, AV)) - rvals[:, None, None] * Vs
+    if method == "secular" and float(np.max(np.linalg.norm(resid, axis=(1, 2)))) > 1e-8 * scale:
+        method = "secular (dense reduced fallback)"
+        Vs = project_K(a, expand(sec.dense()[1][:k_sec]))
+        rvals = np.einsum("pjk,jkl,pjl->p", Vs, A_rep[grp_of], Vs)
+    return Vs, rvals, method
 
 
 def imperfection(model: Model, W_star=None) -> float:

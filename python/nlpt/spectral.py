@@ -565,6 +565,12 @@ def eigensolve(
         if k >= P:
             raise NLPTInputError(f"k: expected fewer than m d = {P} eigenpairs for Lanczos, got {k}")
         return _lanczos(ev, k, B[:, 0], tol_abs, maxiter or 50 * P, op)
+    return _lobpcg_with_fallbacks(ev, op, B, k, tol_abs, maxiter, preconditioner, cold, seed)
+
+
+def _lobpcg_with_fallbacks(ev, op, B, k, tol_abs, maxiter, preconditioner, cold, seed) -> EigenResult:
+    """LOBPCG from the block B; a stalled warm start restarted with guard vectors; then Lanczos."""
+    P = ev.model.size
     pre = preconditioner
     if pre == "auto":
         pre = "block" if _block_affordable(ev.model) else "h0"
