@@ -15,11 +15,13 @@ available, and a case that does not fit is refused with a message saying what to
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._validate import NLPTInputError
 from .model import Model, check_model
 from .problem import DENSE_MAX, Problem
-from .reduced import ReducedProblem, group_structure, in_group_subspace
-from .twolayer import ModelProblem, memory_available
+from .reduced import ReducedProblem, in_group_subspace
+from .twolayer import ModelProblem, max_group_size, memory_available
 
 __all__ = ["ENGINES", "select_problem", "auto_engine"]
 
@@ -31,8 +33,8 @@ MEMORY_FRACTION = 0.8
 
 def auto_engine(model: Model, W0=None) -> str:
     """``"reduced"`` or ``"full"`` by the rule of the module docstring."""
-    _, sizes = group_structure(model.a)
-    if sizes.max() < 2 or len(sizes) * model.d > DENSE_MAX:
+    _, counts = np.unique(model.a, return_counts=True)
+    if counts.max() < 2 or len(counts) * model.d > DENSE_MAX:
         return "full"
     if W0 is not None and not in_group_subspace(model, model.check_W(W0, "W0")):
         return "full"
@@ -52,7 +54,7 @@ def _check_memory(problem: ModelProblem) -> None:
     if need > MEMORY_FRACTION * have:
         mdl = problem.model
         hint = ("; a has repeated values, so --engine reduced (engine='reduced') needs memory independent of m"
-                if group_structure(mdl.a)[1].max() >= 2 else "; try a smaller m, n or d")
+                if max_group_size(mdl.a) >= 2 else "; try a smaller m, n or d")
         raise NLPTInputError(
             f"m: the full engine needs about {need / 2**30:.1f} GiB for m = {mdl.m}, d = {mdl.d}, n = {mdl.n} "
             f"(P = {problem.size} unknowns), more than {MEMORY_FRACTION:.0%} of the {have / 2**30:.1f} GiB "

@@ -67,10 +67,11 @@ EXPAND_MAX = 5 * 10**8
 def group_structure(a: np.ndarray):
     """``(groups, sizes)``: index arrays of equal entries of a, in order of first occurrence."""
     a = np.asarray(a, dtype=float)
-    vals, first, inverse = np.unique(a, return_index=True, return_inverse=True)
+    vals, first, inverse, counts = np.unique(a, return_index=True, return_inverse=True, return_counts=True)
+    members = np.split(np.argsort(np.ravel(inverse), kind="stable"), np.cumsum(counts)[:-1])  # O(m log m)
     order = np.argsort(first)
-    groups = [np.flatnonzero(inverse == g) for g in order]
-    return groups, np.array([len(g) for g in groups], dtype=int)
+    groups = [members[g] for g in order]
+    return groups, counts[order].astype(int)
 
 
 def in_group_subspace(model: Model, W: np.ndarray, rtol: float = 1e-12) -> bool:
