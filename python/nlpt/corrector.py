@@ -189,8 +189,11 @@ def lowest_slope(problem: Problem, pt: Point, spec, t: np.ndarray) -> float:
     """``d lambda / ds`` of the lowest eigenvalue of the stability spectrum along ``t``."""
     _, _, where = spec.modes()[0]
     if where[0] == "own":
-        vals, vecs, _ = problem.eig(pt, max(1, where[1] + 1), spec.vectors, True)
-        phi = vecs[:, where[1]]
+        if spec.vectors is not None and where[1] < spec.vectors.shape[1]:
+            phi = spec.vectors[:, where[1]]  # the eigensolve of this point already has it
+        else:
+            vals, vecs, _ = problem.eig(pt, max(1, where[1] + 1), spec.vectors, True)
+            phi = vecs[:, where[1]]
         return float(pt.d3_vec(phi, phi) @ t[:-1] + t[-1] * (phi @ pt.hvp_lam(phi)))
     labels = [s.label for s in problem.sectors(pt)]
     j = labels.index(where[0])

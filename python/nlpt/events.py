@@ -15,9 +15,10 @@ and at crossings in transverse sectors), Newton-polished at every evaluation
   sigma (|d lam| <= |d sigma| |t_lam| / (t_a . t), about ``tol`` and never more than a few times
   it on one step).  At the refined point the near-zero cluster (modes with
   ``|lambda| <= zero_rtol * floor + |lambda_c|``) must carry the whole Morse change ``|dm|``:
-  if it does not (two crossings merged in one step), a point is inserted half way between the
+  if it carries less (crossings merged in one step), a point is inserted half way between the
   refined crossing and ``u_b`` and both halves are examined again, up to ``max_subdivisions``
-  times; a disagreement that survives is reported in the special point's ``note``.
+  times; a disagreement that survives, or a cluster larger than ``|dm|`` (another eigenvalue
+  near zero that does not cross here), is reported in the special point's ``note``.
 * **Minimum** (:func:`refine_minimum`): the lowest eigenvalue's minimum over the branch, refined by
   Brent's method on its slope in sigma around the lowest branch point (for the "no crossing"
   report).
@@ -140,10 +141,13 @@ class _Scan:
         self.k = br.spectra[0].values.size if br.spectra else 1
         self.points = []
 
-    def spec_of(self, pt):
-        return self.pb.spectrum(pt, max(self.k, 1), self.morse_tol)
+    def spec_of(self, pt, X0=None):
+        return self.pb.spectrum(pt, max(self.k, 1), self.morse_tol, X0=X0)
 
     def interval(self, i, polish=True, deflate=None):
+        # Polishing pays where eigenvalues are exact (dense spectra); on matrix-free families the
+        # eigensolver's own accuracy (Problem.eig_accuracy) bounds the refinement instead.
+        polish = polish and self.pb.eig_accuracy() == 0.0
         return _Interval(self.pb, self.us[i], self.ts[i], self.us[i + 1], self.tol, self.par.newton_maxiter, polish,
                          deflate)
 
@@ -218,14 +222,18 @@ class _Scan:
         kind = "crossing" if dm > 0 else "restabilisation"
         iv = self.interval(i, deflate=self.crossing_modes(i, dm))
         xtol = 0.5 * self.par.tol
+        warm = self.specs[i].vectors  # matrix-free spectra start from the bracket's eigenvectors
         try:
-            sigma, c, spec, val, err = _refine_crossing(iv, self.spec_of, position, xtol)
+            sigma, c, spec, val, err = _refine_crossing(iv, lambda pt: self.spec_of(pt, warm), position, xtol)
         except _Failed as exc:
             lam = 0.5 * (self.us[i][-1] + self.us[i + 1][-1])
             return SpecialPoint(kind, float(lam), ma, mb, abs(mb - ma), float(0.5 * (self.ss[i] + self.ss[i + 1])),
                                 note=f"not refined: {exc}", problem=self.pb), False
         mult, labels, _ = cluster(spec, self.pb.floor, self.par.zero_rtol, val)
-        if mult != abs(dm) and may_split and iv.s_b - sigma > 4 * xtol:
+        # Fewer near-zero modes than the Morse change: several crossings merged in one step, which
+        # an inserted point separates.  More: another eigenvalue sits near zero without crossing
+        # here, which no subdivision changes (reported in the note).
+        if mult < abs(dm) and may_split and iv.s_b - sigma > 4 * xtol:
             s_ins = sigma + 0.5 * (iv.s_b - sigma)
             try:
                 c_ins = iv.point(s_ins)
@@ -234,8 +242,14 @@ class _Scan:
             if c_ins is not None:
                 self.insert(i, s_ins, c_ins, self.spec_of(c_ins.pt))
                 return None, True
-        note = "" if mult == abs(dm) else (f"Morse change {ma}->{mb} but near-zero cluster of multiplicity {mult} "
-                                           "at the refined point (not separated by subdivision)")
+        if mult == abs(dm):
+            note = ""
+        elif mult > abs(dm):
+            note = (f"near-zero cluster of multiplicity {mult} at the refined point for a Morse change {ma}->{mb}: "
+                    f"{mult - abs(dm)} more eigenvalue(s) within {self.par.zero_rtol:g} x floor of zero do not cross here")
+        else:
+            note = (f"Morse change {ma}->{mb} but near-zero cluster of multiplicity {mult} at the refined point "
+                    "(not separated by subdivision)")
         return SpecialPoint(kind, c.lam, ma, mb, mult, float(self.ss[i] + sigma), c.x.copy(), value=val,
                             lam_error=err, where=",".join(labels), note=note, problem=self.pb), False
 

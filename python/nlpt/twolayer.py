@@ -217,10 +217,18 @@ class ModelProblem(Problem):
         return gmres(A, rhs, M=M, rtol=rtol, restart=min(P + 1, 100), maxiter=10)[0]
 
     def _bordered_preconditioner(self, pt: ModelPoint):
-        """(T, T gl) at this point, formed once per point."""
+        """(T, T gl) at this point.  T is set up once per point, and a Newton corrector's later
+        iterates, which move by a tiny fraction of |x|, reuse the T of the point they came from
+        (its set-up costs O(n^2 P), several Hessian-vector products' worth; GMRES absorbs the
+        difference in an iteration or two)."""
         if getattr(pt, "_pre", None) is None:
-            T = (BlockInverse(pt.ev, None, rule="solve") if _block_affordable(self.model)
-                 else h0_preconditioner(pt.ev))
+            last = getattr(self, "_last_pre", None)
+            if last is not None and _near(last[0], last[1], pt.x, pt.lam):
+                T = last[2]
+            else:
+                T = (BlockInverse(pt.ev, None, rule="solve") if _block_affordable(self.model)
+                     else h0_preconditioner(pt.ev))
+                self._last_pre = (pt.x.copy(), pt.lam, T)
             pt._pre = (T, T @ pt.grad_lam())
         return pt._pre
 
@@ -250,6 +258,12 @@ class ModelProblem(Problem):
         P = self.size
         dense = 3 * (P + 1) ** 2 if P <= DENSE_MAX else 0
         return 8.0 * (16 * mdl.n * mdl.m + 12 * P * max(n_eigs, 1) + dense) + 2**26
+
+
+def _near(x0, lam0, x, lam, rtol: float = 1e-4) -> bool:
+    """Whether (x, lam) lies within rtol (relative) of (x0, lam0): a Newton iterate of it."""
+    scale = max(1.0, float(np.linalg.norm(x0)))
+    return float(np.linalg.norm(x - x0)) <= rtol * scale and abs(lam - lam0) <= rtol * max(abs(lam0), 1e-3)
 
 
 def _softening_scale(model: Model, W: np.ndarray) -> float:
