@@ -349,6 +349,22 @@ class Problem:
         self.x0 = x0
         self._check_x0(x0_tol)
 
+    @classmethod
+    def from_jax(cls, loss, x0, **kw) -> "Problem":
+        """The family of ``loss(theta, lam)`` with every derivative from JAX, float64
+        (:func:`nlpt.autodiff.from_jax`; JAX is an optional extra)."""
+        from .autodiff import from_jax
+
+        return from_jax(loss, x0, **kw)
+
+    @classmethod
+    def from_torch(cls, loss, x0, **kw) -> "Problem":
+        """The family of ``loss(theta, lam)`` with every derivative from PyTorch, float64 on the CPU
+        (:func:`nlpt.autodiff.from_torch`; PyTorch is an optional extra)."""
+        from .autodiff import from_torch
+
+        return from_torch(loss, x0, **kw)
+
     # -- the boundary --------------------------------------------------------------------------
     def _call(self, key, *args):
         try:
