@@ -319,7 +319,8 @@ class Problem:
         A label carried into every result (default ``"problem"``).
 
     The callables are called with flat float arrays and must return finite values of the stated
-    shapes; the first call of each is checked, with a clear error naming the callable.
+    shapes; each supplied one is called once here, at ``(x0, 0)``, and its first result is
+    checked, with a clear error naming the callable.
     """
 
     engine = "problem"
@@ -402,12 +403,22 @@ class Problem:
         nx = float(np.linalg.norm(self.x0))
         probe = self.x0 / nx if nx > 0 else np.full(self.size, 1.0 / np.sqrt(self.size))
         scale = float(np.linalg.norm(pt.hvp(probe)))
+        self._probe_optional(pt, probe)
         tol = 1e-8 * max(1.0, scale) if x0_tol is None else as_float("x0_tol", x0_tol, minimum=0.0)
         gn = float(np.linalg.norm(g))
         if gn > tol:
             raise NLPTInputError(
                 f"x0: expected a critical point of L(., 0) (|grad L(x0, 0)| <= x0_tol = {tol:.3g}), "
                 f"got |grad L(x0, 0)| = {gn:.3e}")
+
+    def _probe_optional(self, pt, probe) -> None:
+        """One call of every optional callable supplied, so that a wrong shape or a non-finite
+        value is an error here, naming the callable, rather than deep inside an analysis."""
+        calls = {"hvp_lam": lambda: pt.hvp_lam(probe), "d3_vec": lambda: pt.d3_vec(probe, probe),
+                 "d3": lambda: pt.d3(probe, probe, probe), "d4": lambda: pt.d4(probe), "hessian": pt.hessian}
+        for key, call in calls.items():
+            if self._fns[key] is not None:
+                call()
 
     def _fd_record(self, key, how, d_h, d_2h):
         err = float(np.linalg.norm(d_h - d_2h)) / 3.0
