@@ -23,8 +23,11 @@ prediction and :func:`nlpt.analyze`) sees a family only through this module:
   ``x0``) and the imperfection ``eta = |Phi^T d/dlam grad L(x0, 0)|``.
 
 Finite-difference fallbacks (central differences, one-sided at the ends of [0, 1] in lam; each
-also evaluated at twice the step, and ``|D(h) - D(2h)| / 3`` relative to ``|D(h)|`` is kept as
-the error estimate -- the leading O(h^2) error term of a central difference):
+also evaluated at twice the step).  The error estimate of ``D(h) = sum_k w_k f_k`` is
+``|D(h) - D(2h)| / 3 + eps sum_k |w_k| |f_k|``: the leading O(h^2) truncation term of a
+second-order difference (Richardson) plus the rounding of the stencil, which at these steps is
+of the same size (without it the estimate was below the actual error in most evaluations);
+the largest absolute and relative (to ``|D(h)|``) estimates are kept:
 
 =============  ===================================================================
 ``hvp_lam``    ``(hvp(x, lam + h, v) - hvp(x, lam - h, v)) / 2h``, h = eps^(1/3)
@@ -258,7 +261,8 @@ class Point:
 
         def at_step(h):
             pts, wts = _lam_stencil(self.lam, h)
-            return sum(w * pb._vec("hvp", self.x, p, v) for p, w in zip(pts, wts))
+            vals = [pb._vec("hvp", self.x, p, v) for p in pts]
+            return sum(w * f for w, f in zip(wts, vals)), _rounding(wts, vals)
 
         h = _EPS ** (1 / 3)
         return pb._fd_record("hvp_lam", "finite differences in lam of hvp", at_step(h), at_step(2 * h))
@@ -271,7 +275,9 @@ class Point:
         base = max(1.0, float(np.linalg.norm(self.x))) / nu
 
         def at_step(h):
-            return (pb._vec("hvp", self.x + h * u, self.lam, v) - pb._vec("hvp", self.x - h * u, self.lam, v)) / (2 * h)
+            vals = [pb._vec("hvp", self.x + h * u, self.lam, v), pb._vec("hvp", self.x - h * u, self.lam, v)]
+            wts = (0.5 / h, -0.5 / h)
+            return wts[0] * vals[0] + wts[1] * vals[1], _rounding(wts, vals)
 
         h = _EPS ** (1 / 3) * base
         return pb._fd_record("d3_vec", "finite differences in x of hvp", at_step(h), at_step(2 * h))
@@ -283,17 +289,26 @@ class Point:
             return 0.0
         base = max(1.0, float(np.linalg.norm(self.x))) / nu
 
-        def q(t):
-            return float(u @ pb._vec("hvp", self.x + t * u, self.lam, u))
+        def q(t):  # u^T H(x + t u) u, with the size |u| |H u| its rounding is relative to
+            Hu = pb._vec("hvp", self.x + t * u, self.lam, u)
+            return float(u @ Hu), nu * float(np.linalg.norm(Hu))
 
         q0 = q(0.0)
 
         def at_step(h):
-            return (q(h) - 2.0 * q0 + q(-h)) / (h * h)
+            vals = [q(h), q0, q(-h)]
+            wts = (1.0 / (h * h), -2.0 / (h * h), 1.0 / (h * h))
+            return (np.array([sum(w * f[0] for w, f in zip(wts, vals))]),
+                    _EPS * sum(abs(w) * f[1] for w, f in zip(wts, vals)))
 
         h = _EPS ** 0.25 * base
-        return float(pb._fd_record("d4", "second differences in x of u^T hvp u", np.array([at_step(h)]),
-                                   np.array([at_step(2 * h)]))[0])
+        return float(pb._fd_record("d4", "second differences in x of u^T hvp u", at_step(h), at_step(2 * h))[0])
+
+
+def _rounding(wts, vals) -> float:
+    """``eps sum_k |w_k| |f_k|``: the rounding error of a stencil ``sum_k w_k f_k`` whose values
+    ``f_k`` are correct to about a unit in their last place."""
+    return _EPS * sum(abs(w) * float(np.linalg.norm(f)) for w, f in zip(wts, vals))
 
 
 class Problem:
@@ -420,8 +435,11 @@ class Problem:
             if self._fns[key] is not None:
                 call()
 
-    def _fd_record(self, key, how, d_h, d_2h):
-        err = float(np.linalg.norm(d_h - d_2h)) / 3.0
+    def _fd_record(self, key, how, at_h, at_2h):
+        """Record ``D(h)`` with its error estimate ``|D(h) - D(2h)| / 3 + R(h)`` (module docstring);
+        ``at_h = (D(h), R(h))``, R the rounding term."""
+        (d_h, r_h), (d_2h, _) = at_h, at_2h
+        err = float(np.linalg.norm(d_h - d_2h)) / 3.0 + r_h
         rel = err / max(float(np.linalg.norm(d_h)), np.finfo(float).tiny)
         rec = self._fd.setdefault(key, {"source": how, "max_error_estimate": 0.0, "max_relative_error_estimate": 0.0,
                                         "calls": 0})
