@@ -24,10 +24,12 @@ prediction and :func:`nlpt.analyze`) sees a family only through this module:
 
 Finite-difference fallbacks (central differences, one-sided at the ends of [0, 1] in lam; each
 also evaluated at twice the step).  The error estimate of ``D(h) = sum_k w_k f_k`` is
-``|D(h) - D(2h)| / 3 + eps sum_k |w_k| |f_k|``: the leading O(h^2) truncation term of a
-second-order difference (Richardson) plus the rounding of the stencil, which at these steps is
-of the same size (without it the estimate was below the actual error in most evaluations);
-the largest absolute and relative (to ``|D(h)|``) estimates are kept:
+``|D(h) - D(2h)| / 3 + eps sum_k |w_k| (|f_k| + |H| |v|)``: the leading O(h^2) truncation term
+of a second-order difference (Richardson) plus the rounding of the stencil, which at these steps
+is of the same size (without it the estimate was below the actual error in most evaluations),
+each Hessian-vector product ``f_k = H v`` counted as correct to ``eps (|H v| + |H| |v|)``
+(:meth:`Problem.hvp_norm`; along a near-kernel ``|H v|`` alone is far too small); the largest
+absolute and relative (to ``|D(h)|``) estimates are kept:
 
 =============  ===================================================================
 ``hvp_lam``    ``(hvp(x, lam + h, v) - hvp(x, lam - h, v)) / 2h``, h = eps^(1/3)
@@ -262,8 +264,9 @@ class Point:
         def at_step(h):
             pts, wts = _lam_stencil(self.lam, h)
             vals = [pb._vec("hvp", self.x, p, v) for p in pts]
-            return sum(w * f for w, f in zip(wts, vals)), _rounding(wts, vals)
+            return sum(w * f for w, f in zip(wts, vals)), _rounding(wts, vals, pb.hvp_norm() * nv)
 
+        nv = float(np.linalg.norm(v))
         h = _EPS ** (1 / 3)
         return pb._fd_record("hvp_lam", "finite differences in lam of hvp", at_step(h), at_step(2 * h))
 
@@ -277,7 +280,7 @@ class Point:
         def at_step(h):
             vals = [pb._vec("hvp", self.x + h * u, self.lam, v), pb._vec("hvp", self.x - h * u, self.lam, v)]
             wts = (0.5 / h, -0.5 / h)
-            return wts[0] * vals[0] + wts[1] * vals[1], _rounding(wts, vals)
+            return wts[0] * vals[0] + wts[1] * vals[1], _rounding(wts, vals, pb.hvp_norm() * float(np.linalg.norm(v)))
 
         h = _EPS ** (1 / 3) * base
         return pb._fd_record("d3_vec", "finite differences in x of hvp", at_step(h), at_step(2 * h))
@@ -289,9 +292,9 @@ class Point:
             return 0.0
         base = max(1.0, float(np.linalg.norm(self.x))) / nu
 
-        def q(t):  # u^T H(x + t u) u, with the size |u| |H u| its rounding is relative to
+        def q(t):  # u^T H(x + t u) u, and the size |u| (|H u| + |H| |u|) its rounding is relative to
             Hu = pb._vec("hvp", self.x + t * u, self.lam, u)
-            return float(u @ Hu), nu * float(np.linalg.norm(Hu))
+            return float(u @ Hu), nu * (float(np.linalg.norm(Hu)) + pb.hvp_norm() * nu)
 
         q0 = q(0.0)
 
@@ -305,10 +308,12 @@ class Point:
         return float(pb._fd_record("d4", "second differences in x of u^T hvp u", at_step(h), at_step(2 * h))[0])
 
 
-def _rounding(wts, vals) -> float:
-    """``eps sum_k |w_k| |f_k|``: the rounding error of a stencil ``sum_k w_k f_k`` whose values
-    ``f_k`` are correct to about a unit in their last place."""
-    return _EPS * sum(abs(w) * float(np.linalg.norm(f)) for w, f in zip(wts, vals))
+def _rounding(wts, vals, size: float) -> float:
+    """``eps sum_k |w_k| (|f_k| + size)``: the rounding error of a stencil ``sum_k w_k f_k`` of
+    Hessian-vector products ``f_k = H_k v``, each correct to about ``eps (|H_k v| + |H| |v|)``
+    (``size = |H| |v|``: a product has the rounding of its terms, not of its sum, which is
+    small along a near-kernel)."""
+    return _EPS * sum(abs(w) * (float(np.linalg.norm(f)) + size) for w, f in zip(wts, vals))
 
 
 class Problem:
@@ -447,6 +452,23 @@ class Problem:
         rec["max_relative_error_estimate"] = max(rec["max_relative_error_estimate"], min(rel, 1.0))
         rec["calls"] += 1
         return d_h
+
+    def hvp_norm(self) -> float:
+        """An estimate of ``|H(x0, 0)|`` (ten steps of the power method from a seeded start,
+        cached): the scale of the rounding in the finite-difference error estimates."""
+        if getattr(self, "_hvp_norm", None) is None:
+            pt = self.at(self.x0, 0.0)
+            v = np.random.default_rng(0).standard_normal(self.size)
+            est = 0.0
+            for _ in range(10):
+                v = v / np.linalg.norm(v)
+                w = pt.hvp(v)
+                est = max(est, float(np.linalg.norm(w)))
+                if not est > 0:
+                    break
+                v = w
+            self._hvp_norm = est
+        return self._hvp_norm
 
     def derivative_report(self) -> dict:
         """For every derivative: ``"supplied"``, or how it is approximated with the largest
