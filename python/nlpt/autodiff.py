@@ -30,9 +30,12 @@ switched on (a process-wide JAX setting: arrays created afterwards default to fl
 nine functions are ``jax.jit``-compiled once per loss function and cached (the
 :data:`CACHE_SIZE` most recent losses), so building a second family from the same loss -- another
 ``x0``, another ``name`` -- compiles nothing again.  Arrays the loss closes over must be float64:
-a float32 array created *before* x64 was switched on (``jnp.asarray(X)`` at import time, say)
-would silently round the loss to single precision, so the loss's jaxpr is inspected once and a
-narrower floating dtype anywhere in it is an error naming the loss.  The loss must be traceable
+an array converted *before* x64 was switched on (``jnp.asarray(X)`` at import time, or even a
+numpy array the loss used in an earlier 32-bit JAX computation: JAX keeps the converted
+constant) would silently round the loss to single precision, so the loss's jaxpr is inspected
+once and a narrower floating dtype anywhere in it is an error naming the loss.  A script that
+does JAX work of its own before building the family (finding ``x0``, say) should call
+``jax.config.update("jax_enable_x64", True)`` first.  The loss must be traceable
 (``jax.numpy``, no Python branching on values).
 
 **PyTorch** (``pip install "nlpt-threshold[torch]"``, CPU): theta and lam are float64 CPU
@@ -93,7 +96,11 @@ class AutodiffProblem(Problem):
         self.backend = backend
         super().__init__(x0, **fns, **kw)
         if shape is not None:
-            self.shape = _check_shape_arg(shape, self.size)
+            self.shape = tuple(shape)
+
+    def _probe_optional(self, pt, probe) -> None:
+        """Nothing to probe: every derivative has its shape by construction (the loss's output is
+        checked), and a first call would compile, under JAX, functions the analysis may not need."""
 
     def derivative_report(self) -> dict:
         how = f"automatic differentiation ({self.backend})"
@@ -118,7 +125,7 @@ def _check_shape_arg(shape, size: int) -> tuple:
     return shp
 
 
-def _options(kw: dict, default_name: str):
+def _options(kw: dict, default_name: str, size: int):
     """(Problem keywords, shape, dense_max) from the keywords of from_jax / from_torch."""
     known = {"x0_tol", "name", "shape", "dense_max"}
     unknown = sorted(set(kw) - known)
@@ -131,7 +138,8 @@ def _options(kw: dict, default_name: str):
     out = {"name": kw.get("name", default_name)}
     if "x0_tol" in kw:
         out["x0_tol"] = kw["x0_tol"]
-    return out, kw.get("shape"), int(dense_max)
+    shape = kw.get("shape")
+    return out, None if shape is None else _check_shape_arg(shape, size), int(dense_max)
 
 
 def _default_name(loss, backend: str) -> str:
@@ -239,8 +247,9 @@ def _jax_precision_check(jax, loss, th, lam) -> None:
     if found:
         raise NLPTInputError(
             f"loss: computes in {', '.join(sorted(found))} (expected float64 throughout): an array it uses was "
-            "created in single precision, e.g. with jax.numpy before x64 was enabled; build the data as numpy "
-            "float64 arrays, or with jax.numpy after calling nlpt.Problem.from_jax once")
+            "converted in single precision, by jax.numpy or by a JAX computation with the loss that ran before "
+            "64-bit mode was on; call jax.config.update('jax_enable_x64', True) before any JAX work (in a fresh "
+            "process), with the data as numpy float64 arrays")
 
 
 def from_jax(loss, x0, **kw) -> AutodiffProblem:
@@ -262,7 +271,7 @@ def from_jax(loss, x0, **kw) -> AutodiffProblem:
     """
     _check_loss(loss)
     x0 = _flat_x0(x0)
-    opts, shape, dense_max = _options(kw, _default_name(loss, "jax"))
+    opts, shape, dense_max = _options(kw, _default_name(loss, "jax"), x0.size)
     jax = _import_jax()
     jnp = jax.numpy
     jitted = _JAX_CACHE.get_or_make(loss, lambda: _jax_functions(jax, loss))
@@ -372,7 +381,7 @@ def from_torch(loss, x0, **kw) -> AutodiffProblem:
     """
     _check_loss(loss)
     x0 = _flat_x0(x0)
-    opts, shape, dense_max = _options(kw, _default_name(loss, "torch"))
+    opts, shape, dense_max = _options(kw, _default_name(loss, "torch"), x0.size)
     torch = _import_torch()
     f64 = dict(dtype=torch.float64, device="cpu")
     _torch_dtype_check(torch, loss, torch.as_tensor(x0, **f64), torch.tensor(0.0, **f64))
