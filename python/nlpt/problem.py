@@ -444,7 +444,7 @@ class Problem:
         """Record ``D(h)`` with its error estimate ``|D(h) - D(2h)| / 3 + R(h)`` (module docstring);
         ``at_h = (D(h), R(h))``, R the rounding term."""
         (d_h, r_h), (d_2h, _) = at_h, at_2h
-        err = float(np.linalg.norm(d_h - d_2h)) / 3.0 + r_h
+        err = float(np.linalg.norm(d_h - d_2h)) / 3.0 + float(r_h)
         rel = err / max(float(np.linalg.norm(d_h)), np.finfo(float).tiny)
         rec = self._fd.setdefault(key, {"source": how, "max_error_estimate": 0.0, "max_relative_error_estimate": 0.0,
                                         "calls": 0})
