@@ -267,3 +267,32 @@ def test_shape_must_match_the_unknowns(backend):
     with pytest.raises(nlpt.NLPTInputError, match=r"^shape: expected positive ints whose product is the number of "
                                                   r"unknowns P = 6, got \(4, 2\)"):
         build(loss, fam.xc, shape=(4, 2))
+
+
+@needs["jax"]
+def test_mlp3_example_keeps_the_linear_endpoint_invariants():
+    # examples/mlp3.py: with V fixed, f_0 = c^T W x (c = V^T a / m), the linear endpoint of SPEC 3:
+    # floor alpha with multiplicity (m - 1) d.  Circulant V: the cyclic shift of the hidden units is a
+    # symmetry fixing x0, so eta = 0, and the floor eigenspace K = {q (x) u : sum q = 0} is the
+    # 2-dimensional real representation of Z_3 (times R^3): every equivariant slope matrix on it has
+    # even multiplicities, so the softening rate has multiplicity 2.  A generic V breaks all of it
+    # but the floor.
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "mlp3_example", Path(__file__).resolve().parents[1] / "examples" / "mlp3.py")
+    mlp3 = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mlp3)
+    m, d, alpha = 3, 3, 1e-3
+    for generic in (False, True):
+        problem, details = mlp3.build(m, alpha, generic)
+        assert details["grad_norm"] < 1e-12
+        eig = np.linalg.eigvalsh(problem.at(problem.x0, 0.0).hessian())
+        close(eig[: (m - 1) * d], alpha, rtol=1e-9)
+        assert eig[(m - 1) * d] > 10 * alpha
+        soft = problem.softening()
+        if generic:
+            assert soft.eta > 1e-6
+        else:
+            assert soft.eta < 1e-12
+            assert soft.multiplicity == 2

@@ -528,3 +528,24 @@ def test_bad_callables_are_named(key, bad, match):
 def test_name_must_be_a_nonempty_string():
     with pytest.raises(nlpt.NLPTInputError, match="name: expected a non-empty string"):
         nlpt.Problem(FAM.xc, **callables(FAM), name="")
+
+
+def test_tutorial_family_gives_its_closed_forms():
+    # examples/polynomial.py (docs/families.md): lam* = 1/2, g_xx = eps = 0.05 (up to the orientation
+    # of phi), g_xxx = 1 - 3 b^2/3 = 0.75 with b = 0.5, g_xmu = -2: transcritical, rho = 0.05/0.75
+    from pathlib import Path
+
+    from nlpt.families import load_family
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "polynomial.py"
+    problem = load_family(f"{path}:family")
+    res = nlpt.analyze(problem)
+    t, nf = res.threshold, res.normal_form
+    assert t.lam_star_measured == pytest.approx(0.5, abs=1e-9)
+    assert t.lam_star_pred == pytest.approx(0.5, rel=1e-8)
+    assert (t.morse_before, t.morse_after) == (0, 1)
+    assert nf.classification == "transcritical"
+    assert abs(nf.g_xx) == pytest.approx(0.05, rel=1e-8)
+    assert nf.g_xxx == pytest.approx(0.75, rel=1e-6)
+    assert nf.g_xmu == pytest.approx(-2.0, rel=1e-8)
+    assert nf.rho == pytest.approx(0.05 / 0.75, rel=1e-6)
