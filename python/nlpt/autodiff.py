@@ -45,8 +45,9 @@ so tensors the loss creates itself (``torch.tensor(0.5)``) are float64 too, and 
 ``P <= DENSE_MAX`` runs on one torch thread (its products are too small to share; measured:
 two threads on a busy 2-core machine made each call 20-40 times slower).  Tensors the loss
 closes over must be float64 (``torch.as_tensor(X_numpy)`` keeps numpy's float64); a loss or
-derivative that comes out in another dtype is an error naming the loss.  The loss must be a pure function of its arguments
-(no in-place updates of them, no ``.item()``), as ``torch.func`` requires.
+derivative that comes out in another dtype is an error naming the loss.  The loss must be a pure
+function of its arguments (no in-place updates of them, no ``.item()``), as ``torch.func``
+requires.
 
 Neither backend is needed by the rest of the package: both are imported on the first call, and
 a missing one is an :class:`nlpt.NLPTInputError` naming it and how to install it.
@@ -63,7 +64,7 @@ from .problem import DENSE_MAX, Problem
 
 __all__ = ["AutodiffProblem", "from_jax", "from_torch", "CACHE_SIZE"]
 
-#: How many loss functions keep their compiled derivatives (per backend).
+#: How many loss functions keep their compiled JAX derivatives.
 CACHE_SIZE = 32
 
 _KEYS = ("loss", "grad", "hvp", "grad_lam", "hvp_lam", "d3", "d3_vec", "d4", "hessian")
@@ -105,8 +106,8 @@ class AutodiffProblem(Problem):
     def derivative_report(self) -> dict:
         how = f"automatic differentiation ({self.backend})"
         out = {k: {"source": how} for k in _KEYS}
-        if self._fns["hessian"] is None:
-            out["hessian"] = {"source": "not formed (matrix-free)"}
+        if self._fns["hessian"] is None:  # P > dense_max: the engine's own rule for the dense Hessian
+            out["hessian"] = {"source": "columns of hvp" if self.size <= DENSE_MAX else "not formed (matrix-free)"}
         return out
 
     @property
@@ -366,8 +367,8 @@ def _torch_dtype_check(torch, loss, th, lam) -> None:
         except Exception as exc:
             raise NLPTInputError(f"loss: loss(theta, lam) raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(val, torch.Tensor) or val.ndim != 0:
-        raise NLPTInputError(f"loss: expected a 0-dimensional torch tensor, got "
-                             f"{type(val).__name__}{'' if not isinstance(val, torch.Tensor) else f' of shape {tuple(val.shape)}'}")
+        shape = f" of shape {tuple(val.shape)}" if isinstance(val, torch.Tensor) else ""
+        raise NLPTInputError(f"loss: expected a 0-dimensional torch tensor, got {type(val).__name__}{shape}")
     if val.dtype != torch.float64:
         raise NLPTInputError(f"loss: expected a float64 result, got {val.dtype} (a tensor it uses is not float64: "
                              "build the data with torch.as_tensor(numpy_float64_array) or dtype=torch.float64)")
