@@ -331,6 +331,31 @@ def test_moving_branch(P, seed, b, eta2, u, c):
     assert nf.g_xmu == pytest.approx(-s0 + b * eta2 / h22, rel=1e-7)
 
 
+def test_saddle_start():
+    # x0 a saddle: z0 has eigenvalue -0.5 + lam (restabilises at 0.5), z1 0.5 - 1.25 lam (crosses at
+    # 0.4): Morse index 1 -> 2 at 0.4, 2 -> 1 at 0.5.  The floor -0.5 is not positive, so there is no
+    # prediction (mu_0/|rate| would be negative when the floor mode softens), and the messages
+    # say which eigenvalue crosses and that x0 is a saddle.
+    Q, xc = placed(3, 9)
+    U = {(0, 0, 0, 0): 1.0, (1, 1, 1, 1): 1.0}
+    res = nlpt.analyze(PolyFamily([-0.5, 0.5, 2.0], [-1.0, 1.25, 0.0], U=U, Q=Q, xc=xc).problem(), switch=False)
+    t = res.threshold
+    assert t.alpha == pytest.approx(-0.5)
+    assert t.lam_star_pred is None
+    assert (t.status, t.morse_before, t.morse_after) == ("crossing", 1, 2)
+    assert t.lam_star_measured == pytest.approx(0.4, abs=1e-9)
+    assert [(p.type, p.index_before, p.index_after) for p in t.branch.special_points] == [
+        ("crossing", 1, 2), ("restabilisation", 2, 1)]
+    assert t.branch.special_points[1].lam == pytest.approx(0.5, abs=1e-9)
+    assert "eigenvalue 2 from the bottom changes sign" in t.message and "mu_0 = -5.0000e-01 is not positive" in t.message
+    # the floor mode softening further (rate -1): still no (negative) prediction, and no crossing
+    res = nlpt.analyze(PolyFamily([-0.5, 0.5, 2.0], [1.0, 0.0, 0.0], U=U, Q=Q, xc=xc).problem(), switch=False)
+    t = res.threshold
+    assert t.softening_rate == pytest.approx(-1.0, rel=1e-10)
+    assert t.lam_star_pred is None and t.status == "no softening"
+    assert t.message.startswith("no crossing: the Morse index never grows above its value 1 at x0 (a saddle")
+
+
 def test_done_when_polynomial_family():
     # The acceptance case, spelled out: L = (1 - 2 lam) x^2/2 + eps x^3/6 + x^4/24 + y^2
     # (numpy callables, nothing else supplied): lam* = 1/2 (predicted and measured), transcritical

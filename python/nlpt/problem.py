@@ -173,6 +173,9 @@ class Softening:
 def predict(floor: float, rate: float, scale: float):
     """``(lam*_pred or None, roundoff level, note)`` from the floor, the rate and its scale."""
     roundoff = ROUNDOFF_RTOL * max(scale, 0.0)
+    if not floor > 0:  # x0 a saddle (or degenerate): floor / |rate| would be a negative "threshold"
+        return None, roundoff, (f"the floor mu_0 = {floor:.4e} is not positive (x0 is not a strict minimum of "
+                                "L(., 0)), so mu_0 / |lambda_1'(0)| predicts nothing")
     if rate < 0 and abs(rate) > roundoff:
         return floor / abs(rate), roundoff, ""
     if rate < 0:
