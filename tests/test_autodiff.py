@@ -78,11 +78,9 @@ def close(a, b, rtol=1e-8, atol=0.0):
     assert a == pytest.approx(b, rel=rtol, abs=atol)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("name", [pytest.param(n) for n in CASES])
+@pytest.mark.parametrize("backend, name", [pytest.param(b, n, marks=needs[b], id=f"{n}-{b}") for b in ("jax", "torch")
+                                           for n in CASES if (b, n) != ("torch", "m3-uniform")])  # torch: kept short
 def test_two_layer_family_reproduces_the_full_engine(backend, name):
-    if backend == "torch" and name == "m3-uniform":
-        pytest.skip("kept short: torch is checked on the pitchfork and the fold")
     model, ref, pb, res = autodiff_case(backend, name)
     t, tr = res.threshold, ref.threshold
     assert res.engine == "problem" and tr.engine == "full"
