@@ -45,7 +45,7 @@ def test_floor_pins_equal_the_declared_floors():
     floors = _declared_floors()
     declared = {k: v for k, v in floors.items() if k not in ("setuptools",)}
     for name, floor in declared.items():
-        if name in ("jax",):  # the benchmark extra is not part of the floor step
+        if name in ("jax", "torch"):  # the benchmark and autodiff extras are not part of the floor step
             continue
         assert name in pins, f"{name}>={floor} is declared but .ci/floors.txt does not test it"
         pin = tuple(int(x) for x in pins[name].split("."))

@@ -162,20 +162,22 @@ def analyze(model, lam_max=1.0, *, tol=1e-10, switch: bool = True, n_steps: int 
         raise NLPTInputError(f"normal_form_options: expected a dict, got {type(normal_form_options).__name__}")
     problem = select_problem(model, engine, W0=W0)
     thr = find_threshold(problem, lam_max, tol=tol, progress=progress, **threshold_options)
-    fam = problem.describe()
+    # problem.describe() is taken last: its derivative report holds the error estimates of every
+    # finite-difference fallback the analysis used, the normal form's included
     if thr.status == "fold" and thr.x_c is not None:
-        return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=saddle_node(problem, thr), family=fam)
+        sn = saddle_node(problem, thr)
+        return Analysis(thr, None, [], normal_form_error=FOLD_NOTE, saddle_node=sn, family=problem.describe())
     if thr.status != "crossing" or thr.x_c is None:
-        return Analysis(thr, None, [], family=fam)
+        return Analysis(thr, None, [], family=problem.describe())
     sw = dict(dlam=dlam, n_steps=n_steps, n_directions=n_directions) if switch else None
     try:
         nf, branches = _local_analysis(problem, thr, normal_form_options or {}, sw)
     except (np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
         if isinstance(exc, NLPTInputError) and normal_form_options:
             raise
-        return Analysis(thr, None, [], normal_form_error=f"normal form failed: {exc}", family=fam)
+        return Analysis(thr, None, [], normal_form_error=f"normal form failed: {exc}", family=problem.describe())
     local = _local_morse(problem, thr, nf)
-    return Analysis(thr, nf, branches, local_morse=local, family=fam)
+    return Analysis(thr, nf, branches, local_morse=local, family=problem.describe())
 
 
 def _local_analysis(problem: Problem, thr: ThresholdResult, nf_options: dict, sw):

@@ -23,8 +23,13 @@ prediction and :func:`nlpt.analyze`) sees a family only through this module:
   ``x0``) and the imperfection ``eta = |Phi^T d/dlam grad L(x0, 0)|``.
 
 Finite-difference fallbacks (central differences, one-sided at the ends of [0, 1] in lam; each
-also evaluated at twice the step, and ``|D(h) - D(2h)| / 3`` relative to ``|D(h)|`` is kept as
-the error estimate -- the leading O(h^2) error term of a central difference):
+also evaluated at twice the step).  The error estimate of ``D(h) = sum_k w_k f_k`` is
+``|D(h) - D(2h)| / 3 + eps sum_k |w_k| (|f_k| + |H| |v|)``: the leading O(h^2) truncation term
+of a second-order difference (Richardson) plus the rounding of the stencil, which at these steps
+is of the same size (without it the estimate was below the actual error in most evaluations),
+each Hessian-vector product ``f_k = H v`` counted as correct to ``eps (|H v| + |H| |v|)``
+(:meth:`Problem.hvp_norm`; along a near-kernel ``|H v|`` alone is far too small); the largest
+absolute and relative (to ``|D(h)|``) estimates are kept:
 
 =============  ===================================================================
 ``hvp_lam``    ``(hvp(x, lam + h, v) - hvp(x, lam - h, v)) / 2h``, h = eps^(1/3)
@@ -168,6 +173,9 @@ class Softening:
 def predict(floor: float, rate: float, scale: float):
     """``(lam*_pred or None, roundoff level, note)`` from the floor, the rate and its scale."""
     roundoff = ROUNDOFF_RTOL * max(scale, 0.0)
+    if not floor > 0:  # x0 a saddle (or degenerate): floor / |rate| would be a negative "threshold"
+        return None, roundoff, (f"the floor mu_0 = {floor:.4e} is not positive (x0 is not a strict minimum of "
+                                "L(., 0)), so mu_0 / |lambda_1'(0)| predicts nothing")
     if rate < 0 and abs(rate) > roundoff:
         return floor / abs(rate), roundoff, ""
     if rate < 0:
@@ -258,8 +266,10 @@ class Point:
 
         def at_step(h):
             pts, wts = _lam_stencil(self.lam, h)
-            return sum(w * pb._vec("hvp", self.x, p, v) for p, w in zip(pts, wts))
+            vals = [pb._vec("hvp", self.x, p, v) for p in pts]
+            return sum(w * f for w, f in zip(wts, vals)), _rounding(wts, vals, pb.hvp_norm() * nv)
 
+        nv = float(np.linalg.norm(v))
         h = _EPS ** (1 / 3)
         return pb._fd_record("hvp_lam", "finite differences in lam of hvp", at_step(h), at_step(2 * h))
 
@@ -271,7 +281,9 @@ class Point:
         base = max(1.0, float(np.linalg.norm(self.x))) / nu
 
         def at_step(h):
-            return (pb._vec("hvp", self.x + h * u, self.lam, v) - pb._vec("hvp", self.x - h * u, self.lam, v)) / (2 * h)
+            vals = [pb._vec("hvp", self.x + h * u, self.lam, v), pb._vec("hvp", self.x - h * u, self.lam, v)]
+            wts = (0.5 / h, -0.5 / h)
+            return wts[0] * vals[0] + wts[1] * vals[1], _rounding(wts, vals, pb.hvp_norm() * float(np.linalg.norm(v)))
 
         h = _EPS ** (1 / 3) * base
         return pb._fd_record("d3_vec", "finite differences in x of hvp", at_step(h), at_step(2 * h))
@@ -283,17 +295,28 @@ class Point:
             return 0.0
         base = max(1.0, float(np.linalg.norm(self.x))) / nu
 
-        def q(t):
-            return float(u @ pb._vec("hvp", self.x + t * u, self.lam, u))
+        def q(t):  # u^T H(x + t u) u, and the size |u| (|H u| + |H| |u|) its rounding is relative to
+            Hu = pb._vec("hvp", self.x + t * u, self.lam, u)
+            return float(u @ Hu), nu * (float(np.linalg.norm(Hu)) + pb.hvp_norm() * nu)
 
         q0 = q(0.0)
 
         def at_step(h):
-            return (q(h) - 2.0 * q0 + q(-h)) / (h * h)
+            vals = [q(h), q0, q(-h)]
+            wts = (1.0 / (h * h), -2.0 / (h * h), 1.0 / (h * h))
+            return (np.array([sum(w * f[0] for w, f in zip(wts, vals))]),
+                    _EPS * sum(abs(w) * f[1] for w, f in zip(wts, vals)))
 
         h = _EPS ** 0.25 * base
-        return float(pb._fd_record("d4", "second differences in x of u^T hvp u", np.array([at_step(h)]),
-                                   np.array([at_step(2 * h)]))[0])
+        return float(pb._fd_record("d4", "second differences in x of u^T hvp u", at_step(h), at_step(2 * h))[0])
+
+
+def _rounding(wts, vals, size: float) -> float:
+    """``eps sum_k |w_k| (|f_k| + size)``: the rounding error of a stencil ``sum_k w_k f_k`` of
+    Hessian-vector products ``f_k = H_k v``, each correct to about ``eps (|H_k v| + |H| |v|)``
+    (``size = |H| |v|``: a product has the rounding of its terms, not of its sum, which is
+    small along a near-kernel)."""
+    return _EPS * sum(abs(w) * (float(np.linalg.norm(f)) + size) for w, f in zip(wts, vals))
 
 
 class Problem:
@@ -319,7 +342,8 @@ class Problem:
         A label carried into every result (default ``"problem"``).
 
     The callables are called with flat float arrays and must return finite values of the stated
-    shapes; the first call of each is checked, with a clear error naming the callable.
+    shapes; each supplied one is called once here, at ``(x0, 0)``, and its first result is
+    checked, with a clear error naming the callable.
     """
 
     engine = "problem"
@@ -348,6 +372,22 @@ class Problem:
         self.name = name
         self.x0 = x0
         self._check_x0(x0_tol)
+
+    @classmethod
+    def from_jax(cls, loss, x0, **kw) -> "Problem":
+        """The family of ``loss(theta, lam)`` with every derivative from JAX, float64
+        (:func:`nlpt.autodiff.from_jax`; JAX is an optional extra)."""
+        from .autodiff import from_jax
+
+        return from_jax(loss, x0, **kw)
+
+    @classmethod
+    def from_torch(cls, loss, x0, **kw) -> "Problem":
+        """The family of ``loss(theta, lam)`` with every derivative from PyTorch, float64 on the CPU
+        (:func:`nlpt.autodiff.from_torch`; PyTorch is an optional extra)."""
+        from .autodiff import from_torch
+
+        return from_torch(loss, x0, **kw)
 
     # -- the boundary --------------------------------------------------------------------------
     def _call(self, key, *args):
@@ -386,6 +426,7 @@ class Problem:
         nx = float(np.linalg.norm(self.x0))
         probe = self.x0 / nx if nx > 0 else np.full(self.size, 1.0 / np.sqrt(self.size))
         scale = float(np.linalg.norm(pt.hvp(probe)))
+        self._probe_optional(pt, probe)
         tol = 1e-8 * max(1.0, scale) if x0_tol is None else as_float("x0_tol", x0_tol, minimum=0.0)
         gn = float(np.linalg.norm(g))
         if gn > tol:
@@ -393,8 +434,20 @@ class Problem:
                 f"x0: expected a critical point of L(., 0) (|grad L(x0, 0)| <= x0_tol = {tol:.3g}), "
                 f"got |grad L(x0, 0)| = {gn:.3e}")
 
-    def _fd_record(self, key, how, d_h, d_2h):
-        err = float(np.linalg.norm(d_h - d_2h)) / 3.0
+    def _probe_optional(self, pt, probe) -> None:
+        """One call of every optional callable supplied, so that a wrong shape or a non-finite
+        value is an error here, naming the callable, rather than deep inside an analysis."""
+        calls = {"hvp_lam": lambda: pt.hvp_lam(probe), "d3_vec": lambda: pt.d3_vec(probe, probe),
+                 "d3": lambda: pt.d3(probe, probe, probe), "d4": lambda: pt.d4(probe), "hessian": pt.hessian}
+        for key, call in calls.items():
+            if self._fns[key] is not None:
+                call()
+
+    def _fd_record(self, key, how, at_h, at_2h):
+        """Record ``D(h)`` with its error estimate ``|D(h) - D(2h)| / 3 + R(h)`` (module docstring);
+        ``at_h = (D(h), R(h))``, R the rounding term."""
+        (d_h, r_h), (d_2h, _) = at_h, at_2h
+        err = float(np.linalg.norm(d_h - d_2h)) / 3.0 + float(r_h)
         rel = err / max(float(np.linalg.norm(d_h)), np.finfo(float).tiny)
         rec = self._fd.setdefault(key, {"source": how, "max_error_estimate": 0.0, "max_relative_error_estimate": 0.0,
                                         "calls": 0})
@@ -402,6 +455,23 @@ class Problem:
         rec["max_relative_error_estimate"] = max(rec["max_relative_error_estimate"], min(rel, 1.0))
         rec["calls"] += 1
         return d_h
+
+    def hvp_norm(self) -> float:
+        """An estimate of ``|H(x0, 0)|`` (ten steps of the power method from a seeded start,
+        cached): the scale of the rounding in the finite-difference error estimates."""
+        if getattr(self, "_hvp_norm", None) is None:
+            pt = self.at(self.x0, 0.0)
+            v = np.random.default_rng(0).standard_normal(self.size)
+            est = 0.0
+            for _ in range(10):
+                v = v / np.linalg.norm(v)
+                w = pt.hvp(v)
+                est = max(est, float(np.linalg.norm(w)))
+                if not est > 0:
+                    break
+                v = w
+            self._hvp_norm = est
+        return self._hvp_norm
 
     def derivative_report(self) -> dict:
         """For every derivative: ``"supplied"``, or how it is approximated with the largest

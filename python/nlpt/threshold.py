@@ -216,6 +216,8 @@ def _texts(soft, lam_max):
     pred = soft.lam_star_pred
     if pred is not None:
         pred_text = f"predicted lam* = {pred:.6g} (lambda_1'(0) = {soft.rate:.4e})"
+    elif not soft.floor > 0:
+        pred_text = f"no predicted lam*: lambda_1'(0) = {soft.rate:.4e}, but {soft.note}"
     elif soft.note:
         pred_text = f"no softening: lambda_1'(0) = {soft.rate:.4e} ({soft.note}), so no predicted lam*"
     else:
@@ -284,8 +286,11 @@ def _no_threshold(problem, branch, par, base, soft, pred_text, eta_text, sp):
                      f"continuation failed before lam_max = {lam_max:g}, no crossing up to lam = {branch.lams[-1]:.6g} "
                      f"(lowest eigenvalue {where}); {branch.message}; {pred_text}{eta_text}", minimum=mn)
     status = "no softening" if soft.lam_star_pred is None else "no crossing in [0, lam_max]"
-    return _none(base, status, f"no crossing: lowest eigenvalue stays above 0 on [0, {lam_max:g}] ({where}); "
-                 f"{pred_text}{eta_text}", minimum=mn)
+    start = int(branch.morse[0])
+    what = (f"lowest eigenvalue stays above 0 on [0, {lam_max:g}] ({where})" if start == 0 else
+            f"the Morse index never grows above its value {start} at x0 (a saddle of L(., 0)) on [0, {lam_max:g}] "
+            f"(lowest eigenvalue {where})")
+    return _none(base, status, f"no crossing: {what}; {pred_text}{eta_text}", minimum=mn)
 
 
 def _at_threshold(problem, branch, par, sp, base, soft, pred_text, eta_text):
@@ -327,5 +332,6 @@ def _message(sp, lam_c, mult, mb, ma, ratio, soft, pred_text, eta_text, tol, err
                 f"passes through 0 there, "
                 f"near-zero multiplicity {mult}, Morse index {mb} -> {ma} across the fold); {cmp}{note}")
     cmp = f"{pred_text}, ratio measured/predicted = {ratio:.4g}" if ratio is not None else pred_text
-    return (f"crossing at lam* = {lam_c:.10g} (tol {tol:.0e}{err_text}): the lowest eigenvalue changes sign with "
+    which = "the lowest eigenvalue" if mb == 0 else f"eigenvalue {mb + 1} from the bottom"
+    return (f"crossing at lam* = {lam_c:.10g} (tol {tol:.0e}{err_text}): {which} changes sign with "
             f"near-zero multiplicity {mult}{sector}, Morse index {mb} -> {ma}; {cmp}{eta_text}{note}")
