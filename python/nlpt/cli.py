@@ -588,8 +588,9 @@ def cmd_verify(args) -> int:
         except leanwasm.InstallError as exc:
             print(f"nlpt verify --install: {exc}", file=sys.stderr)
             return 1
-        print(f"toolchain {'installed' if downloaded else 'already installed, nothing downloaded'}: "
-              f"{tc.version_line} and Node.js {tc.node_version} in {tc.root}")
+        # (an existing install is announced by leanwasm.install itself, on stderr)
+        print(f"toolchain{' installed' if downloaded else ''}: {tc.version_line} and Node.js {tc.node_version} "
+              f"in {tc.root}")
         return 0
     if not args.json:
         print("nlpt verify: checking lean/ with a Lean kernel (about 5 minutes on the wasm Lean) ...",
@@ -629,37 +630,7 @@ def cmd_verify(args) -> int:
     return report.exit_status
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="nlpt",
-        description="The Non-Linearity Perturbation Threshold: invariants, thresholds and bifurcations "
-        "of a two-layer network under the activation homotopy s_lam = (1-lam) id + lam sigma.",
-    )
-    parser.add_argument("--version", action="version", version=f"nlpt {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.required = True
-
-    p = sub.add_parser("spectrum", help="kernel dimension, floor and spectrum of H_0, numeric vs proven")
-    _add_case_args(p, alpha_default=1e-3)
-    p.set_defaults(func=cmd_spectrum)
-
-    p = sub.add_parser("threshold", help="one case: softening rate, predicted and measured lam*, normal form")
-    _add_case_args(p, alpha_default=1e-3)
-    p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
-    p.add_argument("--no-tensors", action="store_true",
-                   help="leave the reduced quadratic/cubic tensors of a multiple kernel out of --json")
-    p.add_argument("--plot", metavar="FILE", default=None,
-                   help="draw the case (eigenvalues along the branch, zoom around lam*, Morse index) into FILE.png")
-    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
-    p.add_argument("--engine", choices=["auto", "reduced", "full"], default=None,
-                   help="implementation of the model: 'reduced' (rows equal within groups of equal a, SPEC 7; cost "
-                   "independent of m for uniform a), 'full' (m d coordinates), 'auto' (default: reduced where a has "
-                   "repeated values)")
-    p.add_argument("--family", metavar="FILE.py:FUNCTION", default=None,
-                   help="analyse the nlpt.Problem that FUNCTION() in FILE.py returns instead of the two-layer model "
-                   "(docs/families.md)")
-    p.set_defaults(func=cmd_threshold)
-
+def _add_reproduce_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="the sweep: table, JSON, CSV and plots; --resume after an interruption")
     g = p.add_argument_group("grid (the product of all lists is swept)")
     g.add_argument("--m", type=int, nargs="+", default=None,
@@ -697,6 +668,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grid of beta = alpha m for Lambda(beta) (default 13 points over [1e-7, 1e-1])")
     p.add_argument("--json", action="store_true", help="also print results.json on stdout")
     p.set_defaults(func=cmd_reproduce)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="nlpt",
+        description="The Non-Linearity Perturbation Threshold: invariants, thresholds and bifurcations "
+        "of a two-layer network under the activation homotopy s_lam = (1-lam) id + lam sigma.",
+    )
+    parser.add_argument("--version", action="version", version=f"nlpt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("spectrum", help="kernel dimension, floor and spectrum of H_0, numeric vs proven")
+    _add_case_args(p, alpha_default=1e-3)
+    p.set_defaults(func=cmd_spectrum)
+
+    p = sub.add_parser("threshold", help="one case: softening rate, predicted and measured lam*, normal form")
+    _add_case_args(p, alpha_default=1e-3)
+    p.add_argument("--lam-max", type=float, default=1.0, help="end of the continuation in lam (default 1)")
+    p.add_argument("--no-tensors", action="store_true",
+                   help="leave the reduced quadratic/cubic tensors of a multiple kernel out of --json")
+    p.add_argument("--plot", metavar="FILE", default=None,
+                   help="draw the case (eigenvalues along the branch, zoom around lam*, Morse index) into FILE.png")
+    p.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+    p.add_argument("--engine", choices=["auto", "reduced", "full"], default=None,
+                   help="implementation of the model: 'reduced' (rows equal within groups of equal a, SPEC 7; cost "
+                   "independent of m for uniform a), 'full' (m d coordinates), 'auto' (default: reduced where a has "
+                   "repeated values)")
+    p.add_argument("--family", metavar="FILE.py:FUNCTION", default=None,
+                   help="analyse the nlpt.Problem that FUNCTION() in FILE.py returns instead of the two-layer model "
+                   "(docs/families.md)")
+    p.set_defaults(func=cmd_threshold)
+
+    _add_reproduce_parser(sub)
 
     p = sub.add_parser("plot", help="redraw the figures of a results folder or file, without computing")
     p.add_argument("results", metavar="RESULTS",

@@ -137,6 +137,33 @@ def _a_kind(spec) -> str:
     raise NLPTInputError(f"a_kinds: expected 'uniform', 'random' or a file path, got {spec!r}")
 
 
+def _sweep_data_sets(data, seeds, kinds):
+    """``(arrays by seed, data config by seed, the sweep's data config)`` (see :func:`plan_sweep`)."""
+    if isinstance(data, DefaultData):
+        as_int("n", data.n)
+        as_int("d", data.d)
+        arrays = {s: data.arrays(s) for s in seeds}
+        descs = {s: prov.data_config(*arrays[s], source="default", seed=s) for s in seeds}
+        sweep_data = {"source": "default", "seed": None, "generator": dict(prov.DEFAULT_GENERATOR), "path": None,
+                      "file_sha256": None, "arrays_sha256": None, "n": data.n, "d": data.d}
+    else:
+        if isinstance(data, (str, Path)):
+            X, y = load_data(data)
+            desc = prov.data_config(X, y, source="file", path=data)
+        else:
+            X, y = check_data(*data)
+            desc = prov.data_config(X, y, source="arrays")
+        if len(seeds) > 1 and "random" not in kinds:
+            raise NLPTInputError(
+                f"seeds: expected one seed with a fixed data set and no random a (the seed draws only the "
+                f"default data and a random a), got {len(seeds)} seeds"
+            )
+        arrays = {s: (X, y) for s in seeds}
+        descs = {s: desc for s in seeds}
+        sweep_data = dict(desc)
+    return arrays, descs, sweep_data
+
+
 def plan_sweep(data, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activations=("tanh",),
                a_kinds=("uniform",), seeds=(0,), lam_max: float = 1.0, tol: float = DEFAULT_TOL,
                engine: str = "auto") -> SweepPlan:
@@ -163,28 +190,7 @@ def plan_sweep(data, widths=DEFAULT_WIDTHS, alphas=DEFAULT_ALPHAS, *, activation
     lam_max = as_lam_max(lam_max)
     tol = as_float("tol", tol, minimum=0.0, strict=True)
 
-    if isinstance(data, DefaultData):
-        as_int("n", data.n)
-        as_int("d", data.d)
-        arrays = {s: data.arrays(s) for s in seeds}
-        descs = {s: prov.data_config(*arrays[s], source="default", seed=s) for s in seeds}
-        sweep_data = {"source": "default", "seed": None, "generator": dict(prov.DEFAULT_GENERATOR), "path": None,
-                      "file_sha256": None, "arrays_sha256": None, "n": data.n, "d": data.d}
-    else:
-        if isinstance(data, (str, Path)):
-            X, y = load_data(data)
-            desc = prov.data_config(X, y, source="file", path=data)
-        else:
-            X, y = check_data(*data)
-            desc = prov.data_config(X, y, source="arrays")
-        if len(seeds) > 1 and "random" not in kinds:
-            raise NLPTInputError(
-                f"seeds: expected one seed with a fixed data set and no random a (the seed draws only the "
-                f"default data and a random a), got {len(seeds)} seeds"
-            )
-        arrays = {s: (X, y) for s in seeds}
-        descs = {s: desc for s in seeds}
-        sweep_data = dict(desc)
+    arrays, descs, sweep_data = _sweep_data_sets(data, seeds, kinds)
     keys = {s: descs[s]["arrays_sha256"] for s in seeds}
 
     a_values = {}
