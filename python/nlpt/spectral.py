@@ -256,7 +256,10 @@ class BlockInverse(LinearOperator):
         X, n, m, d = mdl.X, mdl.n, mdl.m, mdl.d
         P = m * d
         super().__init__(float, (P, P))
-        self.ev = ev
+        # Only what apply() needs: holding the whole Evaluation would keep its n x m arrays alive
+        # for as long as the operator is reused (e.g. by a Newton corrector's later iterates).
+        self.model = mdl
+        self._CS1 = ev.CS1
         # A_j = (1/n) sum_i r_i c_j s''_ij x_i x_i^T + alpha I, all j in one product with the
         # (n, d^2) array of the x_i x_i^T.
         XX = (X[:, :, None] * X[:, None, :]).reshape(n, d * d)
@@ -306,9 +309,8 @@ class BlockInverse(LinearOperator):
 
     def apply(self, V: np.ndarray) -> np.ndarray:
         """Woodbury: Y - (A - sigma)^{-1} B^T C^{-1} B Y with Y = (A - sigma)^{-1} V."""
-        ev = self.ev
-        X, CS1 = ev.model.X, ev.CS1
-        n, m, d = ev.model.n, ev.model.m, ev.model.d
+        X, CS1 = self.model.X, self._CS1
+        n, m, d = self.model.n, self.model.m, self.model.d
         Y = self._ainv(V)
         k = Y.shape[0]
         # B y: u_i = sum_j c_j s'_ij (y_j . x_i) = sum_a x_ia (CS1 Y[:, a])_i, one (n, m) x (m, k d)
@@ -321,11 +323,11 @@ class BlockInverse(LinearOperator):
         return Y - self._ainv(np.ascontiguousarray(Z.reshape(m, k, d).transpose(1, 0, 2)))
 
     def _matvec(self, x):
-        m, d = self.ev.model.m, self.ev.model.d
+        m, d = self.model.m, self.model.d
         return self.apply(np.reshape(np.asarray(x, dtype=float), (1, m, d))).ravel()
 
     def _matmat(self, Xs):
-        m, d = self.ev.model.m, self.ev.model.d
+        m, d = self.model.m, self.model.d
         Xs = np.asarray(Xs, dtype=float)
         k = Xs.shape[1]
         return self.apply(np.ascontiguousarray(Xs.T).reshape(k, m, d)).reshape(k, m * d).T
