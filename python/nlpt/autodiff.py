@@ -289,10 +289,7 @@ def from_jax(loss, x0, **kw) -> AutodiffProblem:
         call.__name__ = key
         return call
 
-    fns = {k: wrap(k, k in ("loss", "d3", "d4")) for k in _KEYS}
-    if x0.size > dense_max:
-        fns["hessian"] = None
-    return AutodiffProblem(x0, fns, "jax", shape=shape, **opts)
+    return _problem(wrap, x0, dense_max, "jax", shape, opts)
 
 
 # -- PyTorch --------------------------------------------------------------------------------------
@@ -404,7 +401,13 @@ def from_torch(loss, x0, **kw) -> AutodiffProblem:
         call.__name__ = key
         return call
 
+    return _problem(wrap, x0, dense_max, "torch", shape, opts)
+
+
+def _problem(wrap, x0, dense_max: int, backend: str, shape, opts) -> "AutodiffProblem":
+    """The family from the backend's wrapped derivatives (scalars for loss, d3, d4; the dense
+    Hessian only up to ``dense_max`` unknowns)."""
     fns = {k: wrap(k, k in ("loss", "d3", "d4")) for k in _KEYS}
     if x0.size > dense_max:
         fns["hessian"] = None
-    return AutodiffProblem(x0, fns, "torch", shape=shape, **opts)
+    return AutodiffProblem(x0, fns, backend, shape=shape, **opts)
