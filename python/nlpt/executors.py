@@ -135,22 +135,26 @@ def _ignoring_interrupts():
 
 
 @contextlib.contextmanager
-def _child_ignores_sigint():
-    """Start a child process with SIGINT ignored from its first instruction: an ignored disposition
-    survives exec, so a Ctrl-C reaching the whole process group while the child imports numpy
-    cannot print a traceback there.  Meanwhile interrupts are held back in the parent
-    (:func:`deferred_signals`; a blocked signal is kept pending rather than dropped for being
-    ignored, on Linux), so the parent still receives an interrupt that arrives during the start,
-    once the start is complete."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def _interrupts_blocked_for_start():
+    """Start a child process with SIGINT and SIGTERM blocked from its first instruction: the signal
+    mask survives fork and exec, so a Ctrl-C reaching the whole process group while the child
+    imports numpy stays pending there, and the worker discards it when it sets SIGINT to ignored
+    (:func:`_worker_main`) before unblocking.  The parent holds interrupts back meanwhile
+    (:func:`deferred_signals`) and raises one that arrived once the start is complete.
+
+    The parent's SIGINT disposition is never set to ignored, not even for the start: the mask
+    blocks the signal in the main thread only, and a process-directed signal is delivered to any
+    thread that does not block it (numpy's BLAS threads) and, while ignored, dropped there.
+    multiprocessing's resource tracker is started first: its start unblocks both signals in the
+    calling thread, which would leave the child without the mask."""
+    try:  # started here, outside the window: its first start unblocks SIGINT/SIGTERM in this thread
+        from multiprocessing import resource_tracker
+
+        resource_tracker.ensure_running()
+    except (ImportError, AttributeError, OSError):
+        pass
     with deferred_signals():
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, old)
+        yield
 
 
 def _error_text(exc: BaseException) -> str:
@@ -198,7 +202,7 @@ def _die_with_parent(parent_pid: int) -> None:
 def _worker_main(conn, parent_pid: int, fn, initializer) -> None:
     """Worker loop: receive ``(index, args, key, shared_or_None)``, send ``(index, kind, value)``;
     ``None`` or a closed pipe ends it."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # already ignored since exec (_child_ignores_sigint)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # before unblocking: a SIGINT pending since the start is dropped
     if hasattr(signal, "pthread_sigmask"):  # the mask blocked in the parent during the start may be inherited
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _INTERRUPTS)
     _die_with_parent(parent_pid)
@@ -278,7 +282,7 @@ def run_processes(fn, tasks, shared: dict, on_outcome, jobs: int, initializer=No
         proc = ctx.Process(target=_worker_main, args=(child_conn, os.getpid(), fn, initializer),
                            name="nlpt-worker", daemon=True)
         w = _Worker(proc, parent_conn)
-        with _child_ignores_sigint():  # an interrupt during the start is delivered once w is known
+        with _interrupts_blocked_for_start():  # an interrupt during the start is delivered once w is known
             proc.start()
             workers.append(w)
         child_conn.close()
