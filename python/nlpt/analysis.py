@@ -229,7 +229,8 @@ def _gscale(problem):
 
 def saddle_node(model, thr: ThresholdResult) -> dict:
     """Saddle-node coefficients at a fold (module docstring): ``g_mu = <phi, d/dlam grad L>``,
-    ``g_xx = D^3L[phi, phi, phi]`` at ``(x_c, lam_c)``, phi the lowest critical vector.
+    ``g_xx = D^3L[phi, phi, phi]`` at ``(x_c, lam_c)``, phi the lowest critical vector, oriented
+    so that ``g_mu >= 0`` (both are odd in phi; an eigensolver's sign is arbitrary).
 
     ``nondegenerate`` is True when both are nonzero against their scales (``|d/dlam grad|`` and
     ``||D^3L[phi, phi, .]||``, relative 1e-8); ``branch_side`` is ``"lam < lam_fold"`` when
@@ -243,6 +244,8 @@ def saddle_node(model, thr: ThresholdResult) -> dict:
     g_mu = float(phi @ gl)
     d3v = pt.d3_vec(phi, phi)
     g_xx = float(d3v @ phi)
+    if g_mu < 0 or (g_mu == 0 and g_xx < 0):  # phi -> -phi flips both: orient phi so that g_mu >= 0
+        g_mu, g_xx = -g_mu, -g_xx
     nondeg = abs(g_mu) > 1e-8 * float(np.linalg.norm(gl)) and abs(g_xx) > 1e-8 * float(np.linalg.norm(d3v))
     return {
         "lam_fold": float(thr.lam_c),

@@ -23,8 +23,9 @@ and at crossings in transverse sectors), Newton-polished at every evaluation
   Brent's method on its slope in sigma around the lowest branch point (for the "no crossing"
   report).
 
-``lam_error`` of a refined point estimates its error in lam: the bracket width in sigma times
-``|dlam/dsigma|``, plus the residual eigenvalue over its slope.
+``lam_error`` of a refined point estimates its error in lam: at a crossing the bracket width in
+sigma times ``|dlam/dsigma|``, plus the residual eigenvalue over its slope; at a fold, where lam
+is stationary in sigma, half the curvature times the bracket width squared.
 """
 
 from __future__ import annotations
@@ -89,16 +90,46 @@ class _Interval:
 
 
 def _refine_fold(iv: _Interval):
+    """Brent on ``t_lam(sigma)``; (sigma, point, lam_error).
+
+    Near a fold ``lam(sigma) = lam_f - kappa (sigma - sigma_f)^2 / 2``, so a point within ``xtol``
+    of the fold in sigma is within ``kappa xtol^2 / 2`` of it in lam, the error reported, with the
+    curvature ``kappa ~ |d t_lam / d sigma|`` of the bracket or of the last evaluations on either
+    side of the zero, whichever is larger."""
+    vals = {}
+
     def t_lam(sigma):
-        c = iv.point(sigma)
-        return float(tangent(iv.pb, c.pt, iv.ta)[-1])
+        if sigma not in vals:
+            c = iv.point(sigma)
+            vals[sigma] = float(tangent(iv.pb, c.pt, iv.ta)[-1])
+        return vals[sigma]
 
     f0, f1 = t_lam(0.0), t_lam(iv.s_b)
     if f0 * f1 > 0:
         raise _Failed("dlam/ds does not change sign between the bracketing points")
+    kappa = abs(f1 - f0) / max(abs(iv.s_b), 1e-300)
+    # to round-off in sigma, not only to tol in lam: the point itself (where the Hessian is
+    # singular, and the saddle-node coefficients are taken) is first order in the sigma error
     xtol = 1e-14 * max(1.0, abs(iv.s_b))
     sigma = brentq(t_lam, 0.0, iv.s_b, xtol=xtol, rtol=4 * np.finfo(float).eps, maxiter=100)
-    return sigma, iv.point(sigma), xtol
+    c = iv.point(sigma)
+    left = [s for s, v in vals.items() if v * f0 > 0]
+    right = [s for s, v in vals.items() if v * f0 <= 0]
+    sa = min(left, key=lambda s: abs(s - sigma))
+    sb = min(right, key=lambda s: abs(s - sigma))
+    if sa != sb:
+        kappa = max(kappa, abs(vals[sb] - vals[sa]) / abs(sb - sa))
+    lam_error = 0.5 * kappa * min(xtol, abs(sb - sa)) ** 2
+    return sigma, c, lam_error
+
+
+def _fold_residual_error(c, spec) -> float:
+    """lam's error at a fold from the corrector's residual r: ``|r| / |<phi, d/dlam grad>|`` (the
+    residual moves the fold along phi, which the saddle-node coefficient g_mu turns into lam)."""
+    if spec.vectors is None or spec.vectors.shape[1] == 0:
+        return 0.0
+    g_mu = abs(float(spec.vectors[:, 0] @ c.pt.grad_lam()))
+    return float(c.grad_norm) / g_mu if g_mu > 0 else 0.0
 
 
 def _refine_crossing(iv: _Interval, spec_of, position: int, xtol: float):
@@ -201,7 +232,7 @@ class _Scan:
         ma, mb = self.specs[i].morse, self.specs[i + 1].morse
         iv = self.interval(i, polish=False)  # lam at a fold is off by |residual| / |<phi, d/dlam grad>|
         try:
-            sigma, c, xtol = _refine_fold(iv)
+            sigma, c, lam_err = _refine_fold(iv)
         except _Failed as exc:  # keep the fold at the bracketing point nearer to it
             j = i if abs(self.ts[i][-1]) < abs(self.ts[i + 1][-1]) else i + 1
             u = self.us[j]
@@ -209,8 +240,9 @@ class _Scan:
                                 note=f"not refined: {exc}", problem=self.pb)
         spec = self.spec_of(c.pt)
         mult, labels, _ = cluster(spec, self.pb.floor, self.par.zero_rtol, spec.min)
+        lam_err += _fold_residual_error(c, spec)
         return SpecialPoint("fold", c.lam, ma, mb, mult, float(self.ss[i] + sigma), c.x.copy(), value=spec.min,
-                            lam_error=xtol, where=",".join(labels), problem=self.pb)
+                            lam_error=lam_err, where=",".join(labels), problem=self.pb)
 
     def crossing(self, i, dm, may_split):
         """(SpecialPoint, False) or (None, True) when a point was inserted instead."""

@@ -37,7 +37,7 @@ class ContinuationPar:
         ``dip_rtol``: fold-pair guard below ``dip_rtol * floor`` [0.25; 0 switches it off].
     Ends
         ``max_steps`` [5000]; ``max_folds`` folds followed before stopping ``after_fold``
-        points later [1, 10; None follows every fold].
+        points later [1, 4; None follows every fold].
     Spectra
         ``n_eigs`` own eigenvalues tracked per point [None: the family's default];
         ``morse_tol`` [None: the family's default, e.g. min(1e-12, 1e-7 alpha) for the model].
@@ -62,7 +62,7 @@ class ContinuationPar:
     dip_rtol: float = 0.25
     max_steps: int = 5000
     max_folds: int | None = 1
-    after_fold: int = 10
+    after_fold: int = 4
     n_eigs: int | None = None
     morse_tol: float | None = None
     tol: float = 1e-10
