@@ -180,7 +180,7 @@ def versions_of_comparisons():
 
         parts.append(f"torch {torch.__version__} (CPU, float64, eager, {torch.get_num_threads()} intra-op threads)")
     except Exception:
-        parts.append("torch: not importable (a CPU build: pip install torch --index-url https://download.pytorch.org/whl/cpu)")
+        parts.append('torch: not importable (a CPU build: pip install -e ".[torch]" --extra-index-url https://download.pytorch.org/whl/cpu)')
     return "; ".join(parts)
 
 
