@@ -184,6 +184,17 @@ def versions_of_comparisons():
     return "; ".join(parts)
 
 
+
+def _time_other_hvp(factory, W, V, ref, to_numpy):
+    """(best time, relative error against ``ref``) of another backend's HVP, or (None, None)."""
+    if factory is None:
+        return None, None
+    f, arr = factory
+    Wo, Vo = arr(W), arr(V)
+    t = best_time(lambda: f(Wo, Vo))
+    return t, float(np.max(np.abs(to_numpy(f(Wo, Vo)) - ref)) / np.max(np.abs(ref)))
+
+
 def section_hvp(cases):
     print("\n== 1-2. Hessian-vector product: time, ratios (other / nlpt), GFLOP/s (4 n m d per HVP)")
     print("   " + versions_of_comparisons())
@@ -213,22 +224,9 @@ def section_hvp(cases):
             t_d = best_time(lambda: H @ v)
             dense = f"{t_d / t_nlpt:8.2f}x"
             del H
-        jx = jax_hvp_factory(X, y, a, m, 1e-3, 0.5)
-        t_j, jerr = None, None
-        if jx is not None:
-            f, arr = jx
-            Wj, Vj = arr(W), arr(V)
-            t_j = best_time(lambda: f(Wj, Vj))
-            ref = ev.hvp(V)
-            jerr = float(np.max(np.abs(np.asarray(f(Wj, Vj)) - ref)) / np.max(np.abs(ref)))
-        tt = torch_hvp_factory(X, y, a, m, 1e-3, 0.5)
-        t_t, terr = None, None
-        if tt is not None:
-            f, arr = tt
-            Wt, Vt = arr(W), arr(V)
-            t_t = best_time(lambda: f(Wt, Vt))
-            ref = ev.hvp(V)
-            terr = float(np.max(np.abs(f(Wt, Vt).numpy() - ref)) / np.max(np.abs(ref)))
+        ref = ev.hvp(V)
+        t_j, jerr = _time_other_hvp(jax_hvp_factory(X, y, a, m, 1e-3, 0.5), W, V, ref, np.asarray)
+        t_t, terr = _time_other_hvp(torch_hvp_factory(X, y, a, m, 1e-3, 0.5), W, V, ref, lambda r: r.numpy())
         gf = flops / t_nlpt / 1e9
         row = dict(n=n, m=m, d=d, t=t_nlpt, tj=t_j, tt=t_t, gf=gf, mm=mm_gf)
         rows.append(row)
