@@ -16,6 +16,10 @@ import pytest
 
 from nlpt.executors import run_processes
 
+# The process-group helpers of the signal stress script (one implementation for both).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from signal_stress import _sigint_default, group_members as _group_members, workers as _workers  # noqa: E402
+
 LINUX = sys.platform.startswith("linux")
 needs_proc = pytest.mark.skipif(not LINUX, reason="process groups are read from /proc (Linux only)")
 
@@ -45,45 +49,11 @@ def test_pool_returns_every_outcome_and_survives_a_dying_worker():
     assert "SIGKILL" in got[2][1] and got[4][1] == "ZeroDivisionError: no" and "SIGTERM" in got[8][1]
 
 
-def _sigint_default():
-    """In the child before exec: SIGINT at its default, even when this process was started with it
-    ignored (a background job of a non-interactive shell), so that Python turns it into
-    KeyboardInterrupt as it would for a Ctrl-C."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _group_members(pgid: int) -> list:
-    """Pids of live processes in process group ``pgid`` (zombies excluded)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            out.append(int(d.name))
-    return out
-
-
 def _lines(path: Path) -> int:
     try:
         return path.read_bytes().count(b"\n")
     except OSError:
         return 0
-
-
-def _workers(pgid: int) -> list:
-    out = []
-    for pid in _group_members(pgid):
-        try:
-            if pid != pgid and b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                out.append(pid)
-        except OSError:
-            pass
-    return out
 
 
 def interrupt_once(out: Path, sig: int, to_group: bool, delay: float = 0.0, argv=None, env=None,
