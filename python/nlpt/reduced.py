@@ -54,8 +54,8 @@ import numpy as np
 from ._validate import NLPTInputError
 from .linear import sigma_matrix
 from .model import Model, check_model
-from .problem import DENSE_MAX, Point, Problem, Sector, orient
-from .twolayer import model_morse_tol
+from .problem import DENSE_MAX, Problem, Sector, orient
+from .twolayer import EvaluationPoint, model_morse_tol
 
 __all__ = ["ReducedProblem", "group_structure", "in_group_subspace", "transverse_normal_form",
            "transverse_switch", "equivariant_coefficients", "helmert_basis", "EXPAND_MAX"]
@@ -90,7 +90,7 @@ def helmert_basis(g: int) -> np.ndarray:
     return Q
 
 
-class ReducedPoint(Point):
+class ReducedPoint(EvaluationPoint):
     """The reduced family at ``(U, lam)``: the inner k-neuron evaluation behind the protocol."""
 
     def __init__(self, problem: "ReducedProblem", x: np.ndarray, lam: float):
@@ -105,34 +105,6 @@ class ReducedPoint(Point):
 
     def _out(self, arr, shape):
         return (self.gam * arr).reshape(shape)
-
-    def loss(self) -> float:
-        return self.ev.loss()
-
-    def grad(self) -> np.ndarray:
-        if self._grad is None:
-            self._grad = (self.gam * self.ev.grad()).ravel()
-        return self._grad
-
-    def hvp(self, V):
-        V = np.asarray(V, dtype=float)
-        return self._out(self.ev.hvp(self._nat(V)), V.shape)
-
-    def grad_lam(self) -> np.ndarray:
-        return (self.gam * self.ev.grad_lam()).ravel()
-
-    def hvp_lam(self, V):
-        V = np.asarray(V, dtype=float)
-        return self._out(self.ev.hvp_lam(self._nat(V)), V.shape)
-
-    def d3_vec(self, u, v) -> np.ndarray:
-        return (self.gam * self.ev.d3_vec(self._nat(u), self._nat(v))).ravel()
-
-    def d3(self, u, v, w) -> float:
-        return self.ev.d3(self._nat(u), self._nat(v), self._nat(w))
-
-    def d4(self, u) -> float:
-        return float(self.ev.directional(self._nat(u), 4)[4])
 
     def hessian(self):
         if self.problem.size > DENSE_MAX:

@@ -54,44 +54,61 @@ def memory_available() -> float:
     return 8.0 * 2**30
 
 
-class ModelPoint(Point):
-    """The model at ``(W, lam)``: an :class:`nlpt.Evaluation` behind the flat protocol."""
+class EvaluationPoint(Point):
+    """A point whose family is an :class:`nlpt.Evaluation` ``self.ev`` seen through a linear change
+    of coordinates: ``_nat`` maps flat protocol vectors to the evaluation's ``(..., rows, d)``
+    arrays, ``_out`` maps the evaluation's gradient-like arrays back (the transpose of ``_nat``).
+    The full model (:class:`ModelPoint`) and the group-reduced family
+    (:class:`nlpt.reduced.ReducedPoint`) are the two."""
 
-    def __init__(self, problem: "ModelProblem", x: np.ndarray, lam: float):
-        super().__init__(problem, x, lam)
-        self.ev = problem.model.at(problem.native(x), lam)
+    def _nat(self, v):
+        raise NotImplementedError
 
-    def _w(self, v):
-        mdl = self.problem.model
-        return np.reshape(v, np.shape(v)[:-1] + (mdl.m, mdl.d))
+    def _out(self, arr, shape):
+        raise NotImplementedError
 
     def loss(self) -> float:
         return self.ev.loss()
 
     def grad(self) -> np.ndarray:
         if self._grad is None:
-            self._grad = self.ev.grad().ravel()
+            self._grad = self._out(self.ev.grad(), (-1,))
         return self._grad
 
     def hvp(self, V):
         V = np.asarray(V, dtype=float)
-        return self.ev.hvp(self._w(V)).reshape(V.shape)
+        return self._out(self.ev.hvp(self._nat(V)), V.shape)
 
     def grad_lam(self) -> np.ndarray:
-        return self.ev.grad_lam().ravel()
+        return self._out(self.ev.grad_lam(), (-1,))
 
     def hvp_lam(self, V):
         V = np.asarray(V, dtype=float)
-        return self.ev.hvp_lam(self._w(V)).reshape(V.shape)
+        return self._out(self.ev.hvp_lam(self._nat(V)), V.shape)
 
     def d3_vec(self, u, v) -> np.ndarray:
-        return self.ev.d3_vec(self._w(u), self._w(v)).ravel()
+        return self._out(self.ev.d3_vec(self._nat(u), self._nat(v)), (-1,))
 
     def d3(self, u, v, w) -> float:
-        return self.ev.d3(self._w(u), self._w(v), self._w(w))
+        return self.ev.d3(self._nat(u), self._nat(v), self._nat(w))
 
     def d4(self, u) -> float:
-        return float(self.ev.directional(self._w(u), 4)[4])
+        return float(self.ev.directional(self._nat(u), 4)[4])
+
+
+class ModelPoint(EvaluationPoint):
+    """The model at ``(W, lam)``: an :class:`nlpt.Evaluation` behind the flat protocol."""
+
+    def __init__(self, problem: "ModelProblem", x: np.ndarray, lam: float):
+        super().__init__(problem, x, lam)
+        self.ev = problem.model.at(problem.native(x), lam)
+
+    def _nat(self, v):
+        mdl = self.problem.model
+        return np.reshape(v, np.shape(v)[:-1] + (mdl.m, mdl.d))
+
+    def _out(self, arr, shape):
+        return np.reshape(arr, shape)
 
     def hessian(self):
         """The dense Hessian below DENSE_MAX (formed once per point; callers must not modify it)."""
