@@ -117,6 +117,17 @@ def machine_info():
             np.show_config()
 
 
+def _homotopy_loss(xp, X, y, c, alpha, lam):
+    """The two-layer loss (tanh homotopy) in the array library ``xp`` (jax.numpy or torch)."""
+
+    def loss(W):
+        Z = X @ W.T
+        r = ((1 - lam) * Z + lam * xp.tanh(Z)) @ c - y
+        return 0.5 * xp.mean(r * r) + 0.5 * alpha * xp.sum(W * W)
+
+    return loss
+
+
 def jax_hvp_factory(X, y, a, m, alpha, lam):
     """JAX jvp-of-grad HVP of the same loss (tanh homotopy), jitted, float64; None without jax."""
     try:
@@ -126,13 +137,7 @@ def jax_hvp_factory(X, y, a, m, alpha, lam):
         import jax.numpy as jnp
     except Exception:
         return None
-    Xj, yj, cj = jnp.asarray(X), jnp.asarray(y), jnp.asarray(a / m)
-
-    def loss(W):
-        Z = Xj @ W.T
-        S = (1 - lam) * Z + lam * jnp.tanh(Z)
-        r = S @ cj - yj
-        return 0.5 * jnp.mean(r * r) + 0.5 * alpha * jnp.sum(W * W)
+    loss = _homotopy_loss(jnp, jnp.asarray(X), jnp.asarray(y), jnp.asarray(a / m), alpha, lam)
 
     @jax.jit
     def hvp(W, V):
@@ -149,20 +154,17 @@ def torch_hvp_factory(X, y, a, m, alpha, lam):
         from torch.func import grad, jvp
     except Exception:
         return None
-    Xt, yt = torch.as_tensor(X, dtype=torch.float64), torch.as_tensor(y, dtype=torch.float64)
-    ct = torch.as_tensor(a / m, dtype=torch.float64)
 
-    def loss(W):
-        Z = Xt @ W.T
-        S = (1 - lam) * Z + lam * torch.tanh(Z)
-        r = S @ ct - yt
-        return 0.5 * torch.mean(r * r) + 0.5 * alpha * torch.sum(W * W)
+    def t64(A):
+        return torch.as_tensor(np.ascontiguousarray(A), dtype=torch.float64)
+
+    loss = _homotopy_loss(torch, t64(X), t64(y), t64(a / m), alpha, lam)
 
     def hvp(W, V):
         with torch.no_grad():
             return jvp(grad(loss), (W,), (V,))[1]
 
-    return hvp, lambda A: torch.as_tensor(np.ascontiguousarray(A), dtype=torch.float64)
+    return hvp, t64
 
 
 def versions_of_comparisons():
@@ -182,7 +184,6 @@ def versions_of_comparisons():
     except Exception:
         parts.append('torch: not importable (a CPU build: pip install -e ".[torch]" --extra-index-url https://download.pytorch.org/whl/cpu)')
     return "; ".join(parts)
-
 
 
 def _time_other_hvp(factory, W, V, ref, to_numpy):
