@@ -677,6 +677,17 @@ def orient(E: np.ndarray) -> np.ndarray:
     return E
 
 
+def sector_kernel(problem, pt, label: str, zero_tol: float) -> np.ndarray:
+    """Oriented orthonormal eigenvectors (columns) of the sector ``label``'s matrix at ``pt`` with
+    ``|eigenvalue| <= zero_tol``; the one nearest zero when none is."""
+    sec = [s for s in problem.sectors(pt) if s.label == label][0]
+    w, V = np.linalg.eigh(sec.matrix)
+    near = np.abs(w) <= zero_tol
+    if not near.any():
+        near[np.argmin(np.abs(w))] = True
+    return orient(V[:, near])
+
+
 def check_problem(problem) -> Problem:
     """``problem`` itself if it is a :class:`Problem`, else NLPTInputError naming the argument."""
     if not isinstance(problem, Problem):

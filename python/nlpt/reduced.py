@@ -54,7 +54,7 @@ import numpy as np
 from ._validate import NLPTInputError
 from .linear import sigma_matrix
 from .model import Model, check_model
-from .problem import DENSE_MAX, Problem, Sector, orient
+from .problem import DENSE_MAX, Problem, Sector, sector_kernel
 from .twolayer import EvaluationPoint, model_morse_tol
 
 __all__ = ["ReducedProblem", "group_structure", "in_group_subspace", "transverse_normal_form",
@@ -136,11 +136,16 @@ class ReducedProblem(Problem):
 
     def __init__(self, model: Model, W0=None, groups=None):
         model = check_model(model)
-        self.model = model
         if groups is None:
             groups, sizes = group_structure(model.a)
         else:
             sizes = np.array([len(g) for g in groups], dtype=int)
+        self._set_groups(model, groups, sizes)
+        self.x0 = (np.sqrt(sizes)[:, None] * self._rows0(W0)).ravel()
+
+    def _set_groups(self, model: Model, groups, sizes) -> None:
+        """The group partition and the inner k-neuron model it reduces to (SPEC 7)."""
+        self.model = model
         self.groups, self.sizes = groups, sizes
         self.values = np.array([model.a[g[0]] for g in groups], dtype=float)
         self.gamma = 1.0 / np.sqrt(sizes.astype(float))
@@ -152,7 +157,6 @@ class ReducedProblem(Problem):
         self.size, self.shape = k * d, (k, d)
         self.name = "two-layer model, group-reduced"
         self._fd = {}
-        self.x0 = (np.sqrt(sizes)[:, None] * self._rows0(W0)).ravel()
 
     def _rows0(self, W0) -> np.ndarray:
         mdl = self.model
@@ -286,19 +290,7 @@ class ReducedProblem(Problem):
 
     def _init_groups(self, model, groups, rows_parent, h):
         """Set up a split family from the parent's natural rows (without any m-length array)."""
-        self.model = model
-        self.groups = groups
-        self.sizes = np.array([len(g) for g in groups], dtype=int)
-        self.values = np.array([model.a[g[0]] for g in groups], dtype=float)
-        self.gamma = 1.0 / np.sqrt(self.sizes.astype(float))
-        k, d = len(groups), model.d
-        inner = Model(model.X, model.y, k, a=k * self.sizes * self.values / model.m, alpha=model.alpha,
-                      activation=model.activation)
-        inner.reg = self.sizes.astype(float)
-        self.inner = inner
-        self.size, self.shape = k * d, (k, d)
-        self.name = "two-layer model, group-reduced"
-        self._fd = {}
+        self._set_groups(model, groups, np.array([len(g) for g in groups], dtype=int))
         rows = np.insert(rows_parent, h, rows_parent[h], axis=0)
         self.x0 = (np.sqrt(self.sizes)[:, None] * rows).ravel()
 
@@ -323,12 +315,7 @@ class ReducedProblem(Problem):
 
 def critical_eigenspace(problem: ReducedProblem, pt: ReducedPoint, h: int, zero_tol: float) -> np.ndarray:
     """Orthonormal eigenvectors E (d, r) of ``T_h`` with ``|eigenvalue| <= zero_tol``."""
-    sec = [s for s in problem.sectors(pt) if s.label == f"group {h}"][0]
-    w, V = np.linalg.eigh(sec.matrix)
-    near = np.abs(w) <= zero_tol
-    if not near.any():
-        near[np.argmin(np.abs(w))] = True
-    return orient(V[:, near])
+    return sector_kernel(problem, pt, f"group {h}", zero_tol)
 
 
 def equivariant_coefficients(problem: ReducedProblem, pt: ReducedPoint, h: int, E: np.ndarray) -> dict:

@@ -28,7 +28,7 @@ from .corrector import default_newton_tol, tangent as arc_tangent
 from .engine import select_problem
 from .events import cluster, refine_minimum
 from .params import ContinuationPar, continuation_par
-from .problem import Problem, orient
+from .problem import Problem, sector_kernel
 
 __all__ = ["ThresholdResult", "find_threshold", "critical_space"]
 
@@ -184,12 +184,7 @@ def critical_space(problem: Problem, x, lam: float, zero_tol: float, k: int):
     Phi = vecs[:, own].T if own.size else np.zeros((0, problem.size))
     E = None
     if where not in ("own", "mixed"):
-        sec = [s for s in problem.sectors(pt) if s.label == where][0]
-        w, V = np.linalg.eigh(sec.matrix)
-        near = np.abs(w) <= zero_tol
-        if not near.any():
-            near[np.argmin(np.abs(w))] = True
-        E = orient(V[:, near])
+        E = sector_kernel(problem, pt, where, zero_tol)
     return pt, Phi, where, E
 
 

@@ -170,12 +170,8 @@ class ModelProblem(Problem):
 
     # -- linear algebra --------------------------------------------------------------------
     def eig(self, pt: ModelPoint, k: int, X0=None, vectors: bool = True):
-        if self.size <= DENSE_MAX:
-            H = pt.hessian()
-            if vectors:
-                vals, vecs = np.linalg.eigh(H)
-                return vals, vecs, True
-            return np.linalg.eigvalsh(H), None, True
+        if self.size <= DENSE_MAX:  # the dense Hessian: Problem.eig's LAPACK path
+            return super().eig(pt, k, X0, vectors)
         vals, vecs = lowest_eigenpairs(pt.ev, min(k, self.size - 2), X0=X0, tol=self.eig_rtol())
         return vals, vecs, False
 
