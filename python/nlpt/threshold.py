@@ -28,7 +28,7 @@ from .corrector import default_newton_tol, tangent as arc_tangent
 from .engine import select_problem
 from .events import cluster, refine_minimum
 from .params import ContinuationPar, continuation_par
-from .problem import Problem, sector_kernel
+from .problem import Problem, orient, sector_kernel
 
 __all__ = ["ThresholdResult", "find_threshold", "critical_space"]
 
@@ -181,7 +181,7 @@ def critical_space(problem: Problem, x, lam: float, zero_tol: float, k: int):
         where = "own"
         if not own.size:
             own = np.array([int(np.argmin(np.abs(vals)))])
-    Phi = vecs[:, own].T if own.size else np.zeros((0, problem.size))
+    Phi = orient(vecs[:, own]).T if own.size else np.zeros((0, problem.size))  # a deterministic sign
     E = None
     if where not in ("own", "mixed"):
         E = sector_kernel(problem, pt, where, zero_tol)
