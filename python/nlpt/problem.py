@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, gmres, minres
 
-from ._validate import NLPTInputError, as_float, as_int, as_lam
+from ._validate import NLPTInputError, as_float, as_lam
 
 __all__ = [
     "DENSE_MAX",

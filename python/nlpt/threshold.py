@@ -26,7 +26,7 @@ from ._validate import as_float, as_lam_max
 from .continuation import Branch, SpecialPoint, continue_branch
 from .corrector import default_newton_tol, tangent as arc_tangent
 from .engine import select_problem
-from .events import cluster, refine_minimum
+from .events import refine_minimum
 from .params import ContinuationPar, continuation_par
 from .problem import Problem, orient, sector_kernel
 
